@@ -1,0 +1,152 @@
+"""Resource limits for a sandboxed process tree: cgroup v2, else cgroup v1, else rlimits.
+
+Whichever mechanism is used, `ResourceJail.in_force` says which limits really hold, so a run
+record never claims a memory cap the host could not enforce.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import uuid
+from pathlib import Path
+
+from rgym.sandbox.base import SandboxLimits
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _writable(p: Path) -> bool:
+    return p.is_dir() and os.access(p, os.W_OK)
+
+
+def _v2_base() -> Path | None:
+    """A cgroup v2 directory we may create children in, with the controllers we need."""
+    for base in (CGROUP_ROOT, CGROUP_ROOT / "unified"):
+        ctl = base / "cgroup.controllers"
+        if ctl.exists() and _writable(base):
+            have = set(ctl.read_text().split())
+            if {"memory", "pids"} <= have:
+                return base
+    return None
+
+
+class ResourceJail:
+    """Creates a cgroup for one sandbox (or falls back to rlimits) and tears it down."""
+
+    def __init__(self, limits: SandboxLimits):
+        self.limits = limits
+        self.paths: list[Path] = []
+        self.in_force: dict[str, object] = {}
+        self.mechanism = "none"
+        name = f"rgym-{uuid.uuid4().hex[:12]}"
+        wanted = limits.memory_mb or limits.pids or limits.cpus
+        if wanted and os.geteuid() == 0:
+            if (base := _v2_base()) is not None:
+                self._setup_v2(base, name)
+            elif _writable(CGROUP_ROOT / "memory") or _writable(CGROUP_ROOT / "pids"):
+                self._setup_v1(name)
+        if self.mechanism == "none" and wanted:
+            self.mechanism = "rlimit"
+            if limits.pids:
+                self.in_force["pids"] = f"RLIMIT_NPROC={limits.pids} (per user)"
+        self.in_force["mechanism"] = self.mechanism
+
+    def _setup_v2(self, base: Path, name: str) -> None:
+        try:
+            sub = base / "cgroup.subtree_control"
+            for c in ("memory", "pids", "cpu"):
+                if c in (base / "cgroup.controllers").read_text().split():
+                    try:
+                        sub.write_text(f"+{c}")
+                    except OSError:
+                        pass
+            cg = base / name
+            cg.mkdir()
+            self.paths = [cg]
+            if self.limits.memory_mb and (cg / "memory.max").exists():
+                (cg / "memory.max").write_text(str(self.limits.memory_mb * 2**20))
+                if (cg / "memory.swap.max").exists():
+                    (cg / "memory.swap.max").write_text("0")
+                self.in_force["memory_mb"] = self.limits.memory_mb
+            if self.limits.pids and (cg / "pids.max").exists():
+                (cg / "pids.max").write_text(str(self.limits.pids))
+                self.in_force["pids"] = self.limits.pids
+            if self.limits.cpus and (cg / "cpu.max").exists():
+                (cg / "cpu.max").write_text(f"{int(self.limits.cpus * 100_000)} 100000")
+                self.in_force["cpus"] = self.limits.cpus
+            self.mechanism = "cgroup2"
+        except OSError:
+            self.close()
+
+    def _setup_v1(self, name: str) -> None:
+        settings = {
+            "memory": [("memory.limit_in_bytes", self.limits.memory_mb, lambda v: v * 2**20)],
+            "pids": [("pids.max", self.limits.pids, int)],
+            "cpu": [("cpu.cfs_period_us", self.limits.cpus, lambda v: 100_000),
+                    ("cpu.cfs_quota_us", self.limits.cpus, lambda v: int(v * 100_000))],
+        }
+        keys = {"memory": "memory_mb", "pids": "pids", "cpu": "cpus"}
+        for ctl, items in settings.items():
+            root = CGROUP_ROOT / ctl
+            if not _writable(root) or not any(v for _, v, _ in items):
+                continue
+            try:
+                cg = root / name
+                cg.mkdir()
+                self.paths.append(cg)
+                for fname, value, conv in items:
+                    if value:
+                        (cg / fname).write_text(str(conv(value)))
+                if ctl == "memory" and (cg / "memory.memsw.limit_in_bytes").exists():
+                    try:
+                        (cg / "memory.memsw.limit_in_bytes").write_text(
+                            str(self.limits.memory_mb * 2**20))
+                    except OSError:
+                        pass
+                self.in_force[keys[ctl]] = getattr(self.limits, keys[ctl])
+            except OSError:
+                continue
+        if self.paths:
+            self.mechanism = "cgroup1"
+
+    def preexec(self) -> None:
+        """Runs in the child between fork and exec: join the cgroup, or lower rlimits."""
+        os.setsid()
+        if self.mechanism.startswith("cgroup"):
+            pid = str(os.getpid())
+            for cg in self.paths:
+                with open(cg / "cgroup.procs", "w") as f:
+                    f.write(pid)
+        elif self.mechanism == "rlimit" and self.limits.pids:
+            try:
+                resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.pids, self.limits.pids))
+            except (ValueError, OSError):
+                pass
+
+    def close(self) -> None:
+        """Kill whatever is still in the cgroup (background jobs too), then remove it."""
+        for cg in self.paths:
+            procs = cg / "cgroup.procs"
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in procs.read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                import time
+
+                time.sleep(0.01)
+            try:
+                cg.rmdir()
+            except OSError:
+                shutil.rmtree(cg, ignore_errors=True)
+        self.paths = []
