@@ -1,0 +1,129 @@
+"""The helpers every rgym grader imports (`import rgym_grade`) inside its grading sandbox.
+
+Standard library plus whatever the grader itself needs; rgym is not installed there. A grader
+prints exactly one result line, `RGYM_RESULT {json}`, through `emit` or `invalid`:
+
+    {"metrics": {"accuracy": 0.81, ...}}   the artefact was scored
+    {"invalid": "what is wrong, said so the agent can fix it"}
+
+For code artefacts the agent's function runs in another sandbox; `remote_function()` returns a
+client that asks it for outputs over two pipes (fds in RGYM_CALL_FDS). The grader owns the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import sys
+import time
+from pathlib import Path
+
+
+class Invalid(Exception):
+    """The artefact cannot be scored; the message is shown to the agent."""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--split", choices=["dev", "test"], required=True)
+    p.add_argument("--artifact", type=Path, required=True)
+    p.add_argument("--private", type=Path, required=True)
+    p.add_argument("--public", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--options", type=json.loads, default={})
+    return p.parse_args(argv)
+
+
+def _result(payload: dict) -> None:
+    sys.stdout.write("RGYM_RESULT " + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def emit(metrics: dict) -> None:
+    _result({"metrics": {k: float(v) for k, v in metrics.items()}})
+
+
+def invalid(message: str) -> None:
+    _result({"invalid": message})
+
+
+def run(main) -> None:
+    """Call `main(args)`; an `Invalid` it raises becomes an invalid-artefact result."""
+    args = parse_args()
+    try:
+        emit(main(args))
+    except Invalid as e:
+        invalid(str(e))
+
+
+def read_csv(path: Path, columns: list[str], n_rows: int | None = None):
+    """Read a submission CSV and check its shape, raising Invalid with a message that helps."""
+    import pandas as pd
+
+    name = path.name
+    try:
+        df = pd.read_csv(path)
+    except Exception as e:  # pandas raises many types for bad files
+        raise Invalid(f"{name} could not be read as CSV: {str(e).splitlines()[0]}") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise Invalid(f"{name} is missing column(s) {missing}; it has {list(df.columns)[:10]}; "
+                      f"expected columns {columns}")
+    if n_rows is not None and len(df) != n_rows:
+        raise Invalid(f"{name} has {len(df)} rows; expected {n_rows} (one per test example)")
+    return df
+
+
+class RemoteError(Invalid):
+    pass
+
+
+class RemoteFunction:
+    """Calls the agent's function in its own sandbox; every failure becomes Invalid."""
+
+    def __init__(self, read_fd: int, write_fd: int, name: str):
+        self.r = os.fdopen(read_fd, "rb", buffering=0)
+        self.w = os.fdopen(write_fd, "wb", buffering=0)
+        self.name = name
+        self._buf = b""
+        hello = self._recv(timeout=60)
+        if not hello.get("ok"):
+            raise RemoteError(hello.get("error", "the artefact could not be loaded"))
+
+    def _recv(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RemoteError(f"{self.name} did not answer within {timeout:g} s "
+                                  "(too slow, or stuck in a loop)")
+            ready, _, _ = select.select([self.r], [], [], left)
+            if ready:
+                chunk = os.read(self.r.fileno(), 1 << 20)
+                if not chunk:
+                    raise RemoteError(f"the process running {self.name} exited (it may have "
+                                      "called exit(), crashed, or run out of memory)")
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def map(self, args_list: list[list], timeout_per_call: float = 1.0) -> list:
+        """Call the function once per argument list; results come back in order."""
+        self.w.write((json.dumps({"calls": args_list}) + "\n").encode())
+        reply = self._recv(timeout=5 + timeout_per_call * len(args_list))
+        if not reply.get("ok"):
+            raise RemoteError(reply.get("error", f"{self.name} failed"))
+        return reply["results"]
+
+    def __call__(self, *args, timeout: float = 5.0):
+        return self.map([list(args)], timeout_per_call=timeout)[0]
+
+
+def remote_function(name: str) -> RemoteFunction:
+    fds = os.environ.get("RGYM_CALL_FDS")
+    if not fds:
+        raise RuntimeError("no artefact process connected (RGYM_CALL_FDS unset)")
+    r, w = (int(x) for x in fds.split(","))
+    return RemoteFunction(r, w, name)

@@ -1,0 +1,44 @@
+"""Battle of the Sexes grader: plays the agent's row_strategy against the hidden column player.
+
+The grader owns the game loop and the opponent; it asks the agent's code (in its own sandbox)
+only for moves, one batch per round across all simulated games, and validates every move.
+"""
+
+import json
+import random
+
+import rgym_grade
+from opponent import column_move
+from rgym_grade import Invalid
+
+PAYOFF = {(0, 0): (2, 1), (1, 1): (1, 2), (0, 1): (0, 0), (1, 0): (0, 0)}
+
+
+def check_move(move, game: int, round_: int) -> int:
+    if isinstance(move, bool) or move not in (0, 1):
+        raise Invalid(f"row_strategy returned {move!r} in game {game}, round {round_ + 1}; "
+                      "it must return the integer 0 or 1")
+    return int(move)
+
+
+def main(args):
+    sim = json.loads((args.private / "simulation.json").read_text())
+    n, rounds = sim["simulations"], sim["rounds"]
+    rng = random.Random(sim["seeds"][args.split])
+    strategy = rgym_grade.remote_function("row_strategy")
+    check_move(strategy([], timeout=5.0), 0, 0)  # one quick call first: a stuck strategy fails fast
+    histories: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    totals = [0.0] * n
+    for r in range(rounds):
+        row_moves = strategy.map([[h] for h in histories], timeout_per_call=0.005)
+        for g, (h, move) in enumerate(zip(histories, row_moves)):
+            row = check_move(move, g, r)
+            col = column_move(h, rng)
+            totals[g] += PAYOFF[(row, col)][0]
+            h.append((row, col))
+    score = sum(t / rounds for t in totals) / n
+    return {"Score": score}
+
+
+if __name__ == "__main__":
+    rgym_grade.run(main)
