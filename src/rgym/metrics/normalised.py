@@ -19,7 +19,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rgym.metrics.stats import DEFAULT_RESAMPLES, bootstrap_ci, normalised_score, stratified_bootstrap_ci
+from rgym.metrics.stats import (
+    DEFAULT_RESAMPLES,
+    bootstrap_ci,
+    normalised_score,
+    stratified_bootstrap_ci,
+)
 
 
 def normalisable_tasks(tasks: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -29,7 +29,7 @@ class NoRunsFound(RgymError):
         where = ", ".join(str(p) for p in paths) or "(no paths)"
         msg = (
             f"No runs found under {where}. A run is a directory holding {RGYM_RESULT} (rgym) or "
-            f"{MLGYM_RESULTS} / <task>.traj (MLGym); point `rgym report` at the folder holding them."
+            f"{MLGYM_RESULTS} / <task>.traj (MLGym); point `rgym report` at the folder above them."
         )
         if warnings:
             msg += f" {len(warnings)} candidate(s) were skipped: " + "; ".join(warnings[:5])
@@ -308,4 +308,3 @@ def load_runs(paths: Iterable[Path]) -> LoadedRuns:
     if not out.records:
         raise NoRunsFound(roots, out.warnings)
     return out
-

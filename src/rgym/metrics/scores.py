@@ -17,6 +17,19 @@ from rgym.metrics.runs import BASELINE_METHOD, RunRecord
 VIEWS: dict[str, str] = {"best": "best_attempt", "last": "last"}
 
 
+NUMERIC_COLUMNS = (
+    "best",
+    "last",
+    "baseline",
+    "reference",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "wall_seconds",
+    "model_calls",
+)
+
+
 def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
     """One row per run, in the records' (sorted directory) order."""
     rows = []
@@ -25,7 +38,7 @@ def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
         row["path"] = str(r.path)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for col in ("best", "last", "baseline", "reference", "prompt_tokens", "completion_tokens"):
+    for col in NUMERIC_COLUMNS:
         frame[col] = frame[col].astype(float)
     frame["tokens"] = frame["prompt_tokens"].add(frame["completion_tokens"], fill_value=0.0)
     frame.loc[frame["prompt_tokens"].isna() & frame["completion_tokens"].isna(), "tokens"] = np.nan
@@ -73,9 +86,10 @@ def method_scores(runs: pd.DataFrame, tasks: pd.DataFrame, column: str) -> pd.Da
     """
     sign = runs["task_id"].map(tasks["direction"]).map({"max": 1.0, "min": -1.0})
     signed = runs.assign(_v=runs[column] * sign, _s=sign)
-    best = signed.groupby(["task_id", "method"])["_v"].max() * signed.groupby(
-        ["task_id", "method"]
-    )["_s"].first()
+    best = (
+        signed.groupby(["task_id", "method"])["_v"].max()
+        * signed.groupby(["task_id", "method"])["_s"].first()
+    )
     table = best.unstack("method").reindex(index=tasks.index)
     table = table.reindex(columns=sorted(table.columns))
     table[BASELINE_METHOD] = tasks["baseline"]

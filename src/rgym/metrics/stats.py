@@ -16,7 +16,9 @@ from rgym.metrics.mlgym import Direction
 DEFAULT_RESAMPLES = 2000
 
 
-def normalised_score(score: float, baseline: float, reference: float, direction: Direction) -> float:
+def normalised_score(
+    score: float, baseline: float, reference: float, direction: Direction
+) -> float:
     """Put a score on a task-free scale: 0 at the baseline, 1 at the reference score.
 
     For ``max`` tasks it is ``(score - baseline) / (reference - baseline)``; for ``min`` tasks
