@@ -58,7 +58,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
     def __init__(self, task: str | TaskSpec, variant: str = "default", sandbox: str = "bwrap",
                  budget: Budget | None = None, record=None, shaping: bool = False,
                  tasks_dirs: list[Path] | None = None, output_cap: int = 100_000,
-                 render_mode: str | None = None):
+                 tool_dirs: list[Path] | None = None, render_mode: str | None = None):
         self.spec_ = task if isinstance(task, TaskSpec) else get_task(task, tasks_dirs)
         self.variant_name = variant
         self.variant = self.spec_.variant(variant)
@@ -75,6 +75,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.shaping = shaping
         self.output_cap = output_cap
         self.render_mode = render_mode
+        self.tool_dirs = [Path(d) for d in tool_dirs or []]
+        """Folders of commands (the agent's tools) mounted read-only and put first on PATH."""
         self.observation_space = spaces.Text(max_length=MAX_TEXT)
         self.action_space = spaces.Text(max_length=MAX_TEXT)
         self.sandbox: EpisodeSandbox | None = None
@@ -101,10 +103,13 @@ class ResearchEnv(gymnasium.Env[str, str]):
         (self.workspace / "data").mkdir(exist_ok=True)
         self._give_to_agent(self.workspace)
         res = self.variant.resources
+        tools = [Mount(d, f"/opt/rgym-tools/{i}") for i, d in enumerate(self.tool_dirs)]
+        path_dirs = [self.backend.visible_path(m) for m in tools]
         launch = LaunchSpec(
             argv=[],
             mounts=[Mount(self.workspace, WORKSPACE, writable=True),
-                    Mount(self.data.public, f"{WORKSPACE}/data")],
+                    Mount(self.data.public, f"{WORKSPACE}/data"), *tools],
+            env={"RGYM_TOOL_PATH": ":".join(path_dirs)} if path_dirs else {},
             limits=SandboxLimits(cpus=res.cpus, memory_mb=res.memory_mb, pids=res.pids),
             hidden=[Path(p) for p in self._hidden()],
         )

@@ -77,6 +77,8 @@ def run(req, n):
 
 def main():
     os.makedirs(STATE, exist_ok=True)
+    if os.environ.get("RGYM_TOOL_PATH"):
+        os.environ["PATH"] = os.environ["RGYM_TOOL_PATH"] + ":" + os.environ.get("PATH", "")
     if "RGYM_START_DIR" in os.environ:
         with open(f"{STATE}/cwd", "w") as f:
             f.write(os.environ["RGYM_START_DIR"])
