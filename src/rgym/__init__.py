@@ -1,9 +1,9 @@
 """rgym: an open gym and benchmark for AI research agents.
 
-    import rgym
-    env = rgym.make("titanic")            # or gymnasium.make("rgym/titanic-v0") after `import rgym`
-    obs, info = env.reset(seed=0)
-    obs, reward, terminated, truncated, info = env.step("python baseline.py")
+import rgym
+env = rgym.make("titanic")            # or gymnasium.make("rgym/titanic-v0") after `import rgym`
+obs, info = env.reset(seed=0)
+obs, reward, terminated, truncated, info = env.step("python baseline.py")
 """
 
 from __future__ import annotations
@@ -33,9 +33,14 @@ def spec(task_id: str) -> TaskSpec:
 
 def __getattr__(name: str) -> Any:
     lazy = {
-        "ResearchEnv": "rgym.env", "ExitStatus": "rgym.env", "TaskSpec": "rgym.tasks.spec",
-        "Budget": "rgym.budget", "RunConfig": "rgym.runs.runner", "RunResult": "rgym.runs.runner",
-        "run": "rgym.runs.runner", "load_task": "rgym.tasks.spec",
+        "ResearchEnv": "rgym.env",
+        "ExitStatus": "rgym.env",
+        "TaskSpec": "rgym.tasks.spec",
+        "Budget": "rgym.budget",
+        "RunConfig": "rgym.runs.runner",
+        "RunResult": "rgym.runs.runner",
+        "run": "rgym.runs.runner",
+        "load_task": "rgym.tasks.spec",
     }
     if name in lazy:
         import importlib
@@ -55,5 +60,16 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["Budget", "ExitStatus", "ResearchEnv", "RunConfig", "RunResult", "TaskSpec",
-           "__version__", "load_task", "make", "run", "spec"]
+__all__ = [
+    "Budget",
+    "ExitStatus",
+    "ResearchEnv",
+    "RunConfig",
+    "RunResult",
+    "TaskSpec",
+    "__version__",
+    "load_task",
+    "make",
+    "run",
+    "spec",
+]

@@ -44,8 +44,9 @@ class ExitStatus(StrEnum):
     infra_error = "infra_error"
 
 
-def normalised_score(score: float | None, baseline: float | None, reference: float | None,
-                     direction: Direction) -> float | None:
+def normalised_score(
+    score: float | None, baseline: float | None, reference: float | None, direction: Direction
+) -> float | None:
     """0 at the baseline, 1 at the reference, negative when worse (direction-aware)."""
     if score is None or baseline is None or reference is None or reference == baseline:
         return None
@@ -55,22 +56,34 @@ def normalised_score(score: float | None, baseline: float | None, reference: flo
 class ResearchEnv(gymnasium.Env[str, str]):
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, task: str | TaskSpec, variant: str = "default", sandbox: str = "bwrap",
-                 budget: Budget | None = None, record=None, shaping: bool = False,
-                 tasks_dirs: list[Path] | None = None, output_cap: int = 100_000,
-                 tool_dirs: list[Path] | None = None, render_mode: str | None = None):
+    def __init__(
+        self,
+        task: str | TaskSpec,
+        variant: str = "default",
+        sandbox: str = "bwrap",
+        budget: Budget | None = None,
+        record=None,
+        shaping: bool = False,
+        tasks_dirs: list[Path] | None = None,
+        output_cap: int = 100_000,
+        tool_dirs: list[Path] | None = None,
+        render_mode: str | None = None,
+    ):
         self.spec_ = task if isinstance(task, TaskSpec) else get_task(task, tasks_dirs)
         self.variant_name = variant
         self.variant = self.spec_.variant(variant)
         self.backend = get_backend(sandbox)
         budget = budget or Budget()
         lim = self.variant.limits
-        self.budget = budget.model_copy(update={
-            "max_steps": budget.max_steps or lim.max_steps,
-            "max_wall_seconds": budget.max_wall_seconds or lim.max_wall_seconds,
-            "max_validations": lim.max_validations if budget.max_validations is None
-            else budget.max_validations,
-        })
+        self.budget = budget.model_copy(
+            update={
+                "max_steps": budget.max_steps or lim.max_steps,
+                "max_wall_seconds": budget.max_wall_seconds or lim.max_wall_seconds,
+                "max_validations": lim.max_validations
+                if budget.max_validations is None
+                else budget.max_validations,
+            }
+        )
         self.record = record
         self.shaping = shaping
         self.output_cap = output_cap
@@ -107,8 +120,11 @@ class ResearchEnv(gymnasium.Env[str, str]):
         path_dirs = [self.backend.visible_path(m) for m in tools]
         launch = LaunchSpec(
             argv=[],
-            mounts=[Mount(self.workspace, WORKSPACE, writable=True),
-                    Mount(self.data.public, f"{WORKSPACE}/data"), *tools],
+            mounts=[
+                Mount(self.workspace, WORKSPACE, writable=True),
+                Mount(self.data.public, f"{WORKSPACE}/data"),
+                *tools,
+            ],
             env={"RGYM_TOOL_PATH": ":".join(path_dirs)} if path_dirs else {},
             limits=SandboxLimits(cpus=res.cpus, memory_mb=res.memory_mb, pids=res.pids),
             hidden=[Path(p) for p in self._hidden()],
@@ -126,9 +142,14 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self._done = False
         prompt = self.prompt()
         info = self._info(reset_seconds=time.monotonic() - t0)
-        self._emit("reset", seed=seed, seconds=info["timings"]["reset_seconds"],
-                   limits_in_force=self.sandbox.limits_in_force, sandbox=self.backend.name,
-                   isolated=self.backend.isolated)
+        self._emit(
+            "reset",
+            seed=seed,
+            seconds=info["timings"]["reset_seconds"],
+            limits_in_force=self.sandbox.limits_in_force,
+            sandbox=self.backend.name,
+            isolated=self.backend.isolated,
+        )
         self._last_obs = prompt
         return prompt, info
 
@@ -229,14 +250,18 @@ class ResearchEnv(gymnasium.Env[str, str]):
         try:
             g = grade(self.spec_, self.variant_name, self.workspace, split, self.backend, self.data)
         except Exception as e:  # a broken grader is an infrastructure failure, typed
-            g = Grade(split=split, status=GradeStatus.grader_error, message=f"{type(e).__name__}: {e}")
+            g = Grade(
+                split=split, status=GradeStatus.grader_error, message=f"{type(e).__name__}: {e}"
+            )
         self._emit("evaluation", step=self.steps, **g.model_dump())
         return g
 
     def _validate(self) -> tuple[str, float]:
         if self.validations >= self.budget.max_validations:
-            return (f"No validations left (budget {self.budget.max_validations}). Keep working, "
-                    "then `submit`."), 0.0
+            return (
+                f"No validations left (budget {self.budget.max_validations}). Keep working, "
+                "then `submit`."
+            ), 0.0
         self.validations += 1
         g = self._grade("dev")
         left = self.budget.max_validations - self.validations
@@ -250,12 +275,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
             reward = max(0.0, norm - max(prev, 0.0))
         if better(g.score, self.best_dev, self.spec_.metric.direction):
             self.best_dev = g.score
-        base = self.spec_.baseline_score(self.variant_name)
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in g.metrics.items())
-        text = f"Dev split: {metrics}."
-        if base is not None:
-            text += f" Baseline {self.spec_.metric.name}: {base:.4f}."
-        return f"{text} ({left} validations left)", reward
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in g.metrics.items())
+        return f"Dev split: {metrics}. ({left} validations left)", reward
 
     def _finish(self, status: str) -> tuple[str, float]:
         g = self._grade("test")
@@ -274,13 +295,18 @@ class ResearchEnv(gymnasium.Env[str, str]):
             reward = FAILED_SUBMISSION_REWARD
             text = f"Submission could not be scored ({g.status}): {g.message}"
         if status.startswith(ExitStatus.auto_submitted):
-            text = f"Budget {status.split(':', 1)[1]!r} exhausted; the artefact was submitted. {text}"
+            text = (
+                f"Budget {status.split(':', 1)[1]!r} exhausted; the artefact was submitted. {text}"
+            )
         return text, reward
 
     def normalise(self, score: float | None) -> float | None:
-        return normalised_score(score, self.spec_.baseline_score(self.variant_name),
-                                self.spec_.reference_score(self.variant_name),
-                                self.spec_.metric.direction)
+        return normalised_score(
+            score,
+            self.spec_.baseline_score(self.variant_name),
+            self.spec_.reference_score(self.variant_name),
+            self.spec_.metric.direction,
+        )
 
     # --- info and record --------------------------------------------------------------------
 
@@ -288,20 +314,25 @@ class ResearchEnv(gymnasium.Env[str, str]):
         elapsed = time.monotonic() - self._start if hasattr(self, "_start") else 0.0
         tg = self.test_grade
         return {
-            "task": self.spec_.id, "variant": self.variant_name,
+            "task": self.spec_.id,
+            "variant": self.variant_name,
             "exit_status": str(self.exit_status) if self.exit_status else None,
             "dev_score": self.dev_scores[-1] if self.dev_scores else None,
             "best_dev_score": self.best_dev,
             "test_score": tg.score if tg else None,
             "test_status": str(tg.status) if tg else None,
             "normalised_test_score": self.normalise(tg.score) if tg else None,
-            "budget": {"steps": self.steps, "max_steps": self.budget.max_steps,
-                       "validations": self.validations,
-                       "max_validations": self.budget.max_validations,
-                       "wall_seconds": round(elapsed, 3),
-                       "max_wall_seconds": self.budget.max_wall_seconds},
-            "timings": {"reset_seconds": extra.pop("reset_seconds", None)} if "reset_seconds"
-            in extra else {},
+            "budget": {
+                "steps": self.steps,
+                "max_steps": self.budget.max_steps,
+                "validations": self.validations,
+                "max_validations": self.budget.max_validations,
+                "wall_seconds": round(elapsed, 3),
+                "max_wall_seconds": self.budget.max_wall_seconds,
+            },
+            "timings": {"reset_seconds": extra.pop("reset_seconds", None)}
+            if "reset_seconds" in extra
+            else {},
             **extra,
         }
 

@@ -1,7 +1,8 @@
 """Every error rgym raises on purpose, in one place.
 
 Each message says what was wrong, where (file, field, command) and what to do next. Code catches
-these only where a boundary owns an outcome: exec -> ExecResult, grader -> Grade, run -> exit status.
+these only where a boundary owns an outcome: exec -> ExecResult, grader -> Grade,
+run -> exit status.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def test_published_name_strips_known_prefix() -> None:
 
 def test_leading_prefix_field_and_suffix_are_handled() -> None:
     # `default__` is a prefix field before the model; `__extra` is an optional suffix.
-    parsed = parse_mlgym_run_name(f"default__metagen-llama3-405b__blotto__{CFG}__{TAIL}__extra_run_12")
+    parsed = parse_mlgym_run_name(
+        f"default__metagen-llama3-405b__blotto__{CFG}__{TAIL}__extra_run_12"
+    )
     assert parsed is not None
     assert (parsed.model, parsed.task_id, parsed.run_index) == ("llama3-405b", "blotto", 12)
 

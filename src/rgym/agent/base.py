@@ -24,7 +24,8 @@ class Agent(Protocol):
     name: str
     model_name: str | None
 
-    def run(self, env, observation: str, info: dict[str, Any], *,
-            on_step: StepCallback | None = None) -> AgentStats:
+    def run(
+        self, env, observation: str, info: dict[str, Any], *, on_step: StepCallback | None = None
+    ) -> AgentStats:
         """Act until the episode ends (the env is already reset; `observation` is the prompt)."""
         ...

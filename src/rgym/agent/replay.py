@@ -54,8 +54,9 @@ class ReplayAgent:
         self.actions = actions
         self.model_name = label
 
-    def run(self, env, observation: str, info: dict[str, Any], *,
-            on_step: StepCallback | None = None) -> AgentStats:
+    def run(
+        self, env, observation: str, info: dict[str, Any], *, on_step: StepCallback | None = None
+    ) -> AgentStats:
         for n, item in enumerate(self.actions, 1):
             if item.get("thought") and env.record is not None:
                 env.record.event("thought", step=n, thought=item["thought"])

@@ -57,8 +57,12 @@ def check_artifact(spec: TaskSpec, workspace: Path) -> tuple[GradeStatus, str] |
     if path.is_symlink():
         return GradeStatus.invalid_artifact, f"{art.path} is a symbolic link; write a real file."
     if not path.exists():
-        what = {"csv": "a CSV file", "python": f"a Python file defining {art.function}()",
-                "directory": "a folder", "file": "a file"}[art.kind]
+        what = {
+            "csv": "a CSV file",
+            "python": f"a Python file defining {art.function}()",
+            "directory": "a folder",
+            "file": "a file",
+        }[art.kind]
         return GradeStatus.no_artifact, (
             f"No {art.path} in the workspace. The task expects {what} at {art.path}"
             + (f" with columns {', '.join(art.columns)}." if art.columns else ".")
@@ -86,10 +90,16 @@ def check_artifact(spec: TaskSpec, workspace: Path) -> tuple[GradeStatus, str] |
         except (SyntaxError, ValueError) as e:
             return GradeStatus.invalid_artifact, f"{art.path} is not valid Python: {e}"
         names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
-                  if isinstance(t, ast.Name)}
-        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom)
-                  for a in n.names}
+        names |= {
+            t.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        names |= {
+            a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names
+        }
         if art.function not in names:
             return GradeStatus.invalid_artifact, (
                 f"{art.path} defines no top-level function {art.function}()."
@@ -114,7 +124,7 @@ def _parse(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         if line.startswith("RGYM_RESULT "):
             try:
-                return json.loads(line[len("RGYM_RESULT "):])
+                return json.loads(line[len("RGYM_RESULT ") :])
             except json.JSONDecodeError:
                 return None
     return None
@@ -128,13 +138,15 @@ def _parse_mlgym(stdout: str) -> dict | None:
                 metrics = json.loads(line.replace("'", '"'))
             except json.JSONDecodeError:
                 continue
-            return {"metrics": {k: float(v) for k, v in metrics.items()
-                                if isinstance(v, int | float)}}
+            return {
+                "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+            }
     return None
 
 
-def grade(spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Backend,
-          data: PreparedData) -> Grade:
+def grade(
+    spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Backend, data: PreparedData
+) -> Grade:
     """Score the artefact in `workspace` on `split` ("dev" or "test"). Never raises for the
     artefact's sake: every failure is a typed Grade."""
     start = time.monotonic()
@@ -149,31 +161,53 @@ def grade(spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Ba
         snap_dir = tmp / "artifact"
         snap_dir.mkdir()
         artifact = _snapshot(spec, workspace, snap_dir)
-        limits = SandboxLimits(memory_mb=spec.variant(variant).resources.memory_mb,
-                               cpus=spec.variant(variant).resources.cpus, pids=256)
+        limits = SandboxLimits(
+            memory_mb=spec.variant(variant).resources.memory_mb,
+            cpus=spec.variant(variant).resources.cpus,
+            pids=256,
+        )
         if gspec.kind == "mlgym":
             launch = _mlgym_launch(spec, workspace, tmp, data, gspec.script, limits)
         else:
             grader_dir = spec.path(gspec.script).parent
-            mounts = [Mount(snap_dir, "/artifact"), Mount(data.private, "/private"),
-                      Mount(data.public, "/data"), Mount(grader_dir, "/grader"),
-                      Mount(INSIDE, "/opt/rgym-grade"), Mount(tmp / "work", "/home/agent/work", True)]
+            mounts = [
+                Mount(snap_dir, "/artifact"),
+                Mount(data.private, "/private"),
+                Mount(data.public, "/data"),
+                Mount(grader_dir, "/grader"),
+                Mount(INSIDE, "/opt/rgym-grade"),
+                Mount(tmp / "work", "/home/agent/work", True),
+            ]
             (tmp / "work").mkdir()
             if getattr(backend, "agent_uid", None) not in (None, os.geteuid()):
                 os.chown(tmp / "work", backend.agent_uid, backend.agent_uid)
             vis = {m.dst: backend.visible_path(m) for m in mounts}
             art_vis = f"{vis['/artifact']}/{artifact.name}"
-            argv = [backend.python(), f"{vis['/grader']}/{Path(gspec.script).name}",
-                    "--split", split, "--artifact", art_vis, "--private", vis["/private"],
-                    "--public", vis["/data"], "--seed", str(spec.seed),
-                    "--options", json.dumps(spec.variant(variant).data)]
+            argv = [
+                backend.python(),
+                f"{vis['/grader']}/{Path(gspec.script).name}",
+                "--split",
+                split,
+                "--artifact",
+                art_vis,
+                "--private",
+                vis["/private"],
+                "--public",
+                vis["/data"],
+                "--seed",
+                str(spec.seed),
+                "--options",
+                json.dumps(spec.variant(variant).data),
+            ]
             env = {"PYTHONPATH": vis["/opt/rgym-grade"], "RGYM_SPLIT": split}
-            launch = LaunchSpec(argv=argv, mounts=mounts, limits=limits, cwd="/home/agent/work",
-                                env=env)
+            launch = LaunchSpec(
+                argv=argv, mounts=mounts, limits=limits, cwd="/home/agent/work", env=env
+            )
             if spec.artifact.kind == "python":
                 procs.append(_start_artifact_server(spec, backend, snap_dir, artifact, launch))
-        proc = backend.popen(launch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+        proc = backend.popen(
+            launch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         procs.append(proc)
         for fd in launch.pass_fds:
             os.close(fd)
@@ -181,25 +215,47 @@ def grade(spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Ba
             out, err = proc.popen.communicate(timeout=gspec.timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            return Grade(split=split, status=GradeStatus.timeout, seconds=time.monotonic() - start,
-                         message=f"grading took longer than {gspec.timeout:g} s and was stopped.")
+            return Grade(
+                split=split,
+                status=GradeStatus.timeout,
+                seconds=time.monotonic() - start,
+                message=f"grading took longer than {gspec.timeout:g} s and was stopped.",
+            )
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
         result = (_parse_mlgym if gspec.kind == "mlgym" else _parse)(stdout)
         seconds = time.monotonic() - start
         if result is None:
             tail = (stderr or stdout).strip()[-1500:]
-            return Grade(split=split, status=GradeStatus.grader_error, seconds=seconds,
-                         message=f"the grader exited with code {proc.popen.returncode} without a "
-                         f"result:\n{tail}")
+            return Grade(
+                split=split,
+                status=GradeStatus.grader_error,
+                seconds=seconds,
+                message=f"the grader exited with code {proc.popen.returncode} without a "
+                f"result:\n{tail}",
+            )
         if "invalid" in result:
-            return Grade(split=split, status=GradeStatus.invalid_artifact, seconds=seconds,
-                         message=result["invalid"])
+            return Grade(
+                split=split,
+                status=GradeStatus.invalid_artifact,
+                seconds=seconds,
+                message=result["invalid"],
+            )
         metrics = result.get("metrics", {})
         if spec.metric.name not in metrics:
-            return Grade(split=split, status=GradeStatus.grader_error, seconds=seconds,
-                         metrics=metrics, message=f"the grader reported no {spec.metric.name!r}")
-        return Grade(split=split, status=GradeStatus.ok, score=metrics[spec.metric.name],
-                     metrics=metrics, seconds=seconds)
+            return Grade(
+                split=split,
+                status=GradeStatus.grader_error,
+                seconds=seconds,
+                metrics=metrics,
+                message=f"the grader reported no {spec.metric.name!r}",
+            )
+        return Grade(
+            split=split,
+            status=GradeStatus.ok,
+            score=metrics[spec.metric.name],
+            metrics=metrics,
+            seconds=seconds,
+        )
     finally:
         for p in procs:
             p.kill()
@@ -212,10 +268,18 @@ def _start_artifact_server(spec, backend, snap_dir, artifact, grader_launch):
     from_art_r, from_art_w = os.pipe()
     mounts = [Mount(snap_dir, "/artifact"), Mount(INSIDE, "/opt/rgym-grade")]
     vis = {m.dst: backend.visible_path(m) for m in mounts}
-    argv = [backend.python(), f"{vis['/opt/rgym-grade']}/call_server.py",
-            f"{vis['/artifact']}/{artifact.name}", spec.artifact.function]
-    launch = LaunchSpec(argv=argv, mounts=mounts, cwd="/artifact",
-                        limits=SandboxLimits(memory_mb=1024, cpus=1.0, pids=64))
+    argv = [
+        backend.python(),
+        f"{vis['/opt/rgym-grade']}/call_server.py",
+        f"{vis['/artifact']}/{artifact.name}",
+        spec.artifact.function,
+    ]
+    launch = LaunchSpec(
+        argv=argv,
+        mounts=mounts,
+        cwd="/artifact",
+        limits=SandboxLimits(memory_mb=1024, cpus=1.0, pids=64),
+    )
     proc = backend.popen(launch, stdin=to_art_r, stdout=from_art_w, stderr=subprocess.DEVNULL)
     os.close(to_art_r)
     os.close(from_art_w)
@@ -230,8 +294,10 @@ def _mlgym_launch(spec, workspace, tmp, data, script, limits) -> LaunchSpec:
     work = tmp / "workspace"
     shutil.copytree(workspace, work, symlinks=True, ignore=shutil.ignore_patterns("data"))
     extras = spec.mlgym
-    for rel in [*(extras.evaluation_paths if extras else [script]),
-                *(extras.secret_files if extras else [])]:
+    for rel in [
+        *(extras.evaluation_paths if extras else [script]),
+        *(extras.secret_files if extras else []),
+    ]:
         src = spec.path(rel)
         dst = work / Path(rel).name
         if src.is_dir():
@@ -241,7 +307,10 @@ def _mlgym_launch(spec, workspace, tmp, data, script, limits) -> LaunchSpec:
     for p in [work, *work.rglob("*")]:
         if not p.is_symlink():
             p.chmod(0o777 if p.is_dir() else 0o666)
-    mounts = [Mount(work, "/home/agent/workspace", True), Mount(data.public, "/home/agent/workspace/data")]
+    mounts = [
+        Mount(work, "/home/agent/workspace", True),
+        Mount(data.public, "/home/agent/workspace/data"),
+    ]
     return LaunchSpec(argv=["python", Path(script).name], mounts=mounts, limits=limits)
 
 

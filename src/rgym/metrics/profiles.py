@@ -118,14 +118,14 @@ def performance_profiles(
         for task, scores in table.iterrows():
             tr = task_ratios(scores, baselines.get(str(task)), directions[str(task)])
             rows[task] = tr.ratios
-            cands[view][task] = np.nan if tr.tau_candidate is None else tr.tau_candidate
+            cands[view][task] = np.nan if tr.tau_candidate is None else float(tr.tau_candidate)
             if tr.tau_candidate is None:
                 warnings.append(
                     f"performance profile ({view}): task {task!r} has no feasible method "
                     "(all missing, negative or worse than the baseline); it counts against all"
                 )
         ratios[view] = pd.DataFrame(rows).T.reindex(index=table.index, columns=table.columns)
-    candidates = pd.DataFrame(cands)
+    candidates = pd.DataFrame(cands, dtype=float)
     all_cands = [int(c) for c in candidates.to_numpy().ravel() if not np.isnan(c)]
     if not all_cands:
         warnings.append("performance profile: no task has a feasible method; AUP is undefined")

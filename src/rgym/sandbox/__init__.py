@@ -24,10 +24,21 @@ def get_backend(name: str = "bwrap") -> Backend:
     try:
         target = BACKENDS[name]
     except KeyError:
-        raise ConfigError(f"unknown sandbox {name!r}; choose one of {', '.join(BACKENDS)}") from None
+        raise ConfigError(
+            f"unknown sandbox {name!r}; choose one of {', '.join(BACKENDS)}"
+        ) from None
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)()
 
 
-__all__ = ["AGENT_HOME", "WORKSPACE", "Backend", "EpisodeSandbox", "ExecResult", "LaunchSpec",
-           "Mount", "SandboxLimits", "get_backend"]
+__all__ = [
+    "AGENT_HOME",
+    "WORKSPACE",
+    "Backend",
+    "EpisodeSandbox",
+    "ExecResult",
+    "LaunchSpec",
+    "Mount",
+    "SandboxLimits",
+    "get_backend",
+]

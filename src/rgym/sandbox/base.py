@@ -77,7 +77,11 @@ class Backend(ABC):
 
     @abstractmethod
     def popen(
-        self, spec: LaunchSpec, *, stdin: int | IO | None, stdout: int | IO | None,
+        self,
+        spec: LaunchSpec,
+        *,
+        stdin: int | IO | None,
+        stdout: int | IO | None,
         stderr: int | IO | None,
     ) -> Process:
         """Start `spec.argv` isolated; raise SandboxUnavailable when that is impossible."""
@@ -128,8 +132,9 @@ class EpisodeSandbox:
         spec.env = {"RGYM_START_DIR": spec.cwd, **spec.env}
         script = f"{backend.visible_path(server)}/shell_server.py"
         spec.argv = [backend.python(), "-u", script]
-        self.process = backend.popen(spec, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        self.process = backend.popen(
+            spec, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         self._p = self.process.popen
         hello = self._readline(timeout=30)
         if not hello or not json.loads(hello).get("ready"):

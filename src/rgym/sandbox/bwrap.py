@@ -36,7 +36,11 @@ raw datasets with their labels."""
 
 def python_roots() -> list[Path]:
     """The folders that make up the current Python environment."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
+    roots = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+    }
     return sorted(r for r in roots if r.is_dir())
 
 
@@ -85,8 +89,14 @@ class BwrapBackend(Backend):
         return mount.dst
 
     def command(self, spec: LaunchSpec) -> list[str]:
-        args = [self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try"]
+        args = [
+            self.bwrap,
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
         if not spec.network:
             args.append("--unshare-net")
         if not self.as_root:
@@ -98,8 +108,31 @@ class BwrapBackend(Backend):
                 args += ["--symlink", os.readlink(host), str(host)]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), str(host)]
-        args += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
-                 "--perms", "0755", "--dir", "/home", "--perms", "0755", "--dir", AGENT_HOME]
+        args += [
+            "--ro-bind",
+            "/etc",
+            "/etc",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--tmpfs",
+            "/tmp",
+            "--perms",
+            "1777",
+            "--tmpfs",
+            "/dev/shm",
+            "--perms",
+            "0755",
+            "--dir",
+            "/home",
+            "--perms",
+            "0755",
+            "--dir",
+            AGENT_HOME,
+        ]
         seen = {"/home", AGENT_HOME}
         for root in python_roots():
             if str(root).startswith("/usr/"):
@@ -130,20 +163,46 @@ class BwrapBackend(Backend):
         for k, v in env.items():
             args += ["--setenv", k, v]
         if self.as_root:
-            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                     "--cap-add", "CAP_SETPCAP", "--",
-                     "setpriv", f"--reuid={AGENT_UID}", f"--regid={AGENT_UID}", "--clear-groups",
-                     "--inh-caps=-all", "--bounding-set=-all", "--"]
+            args += [
+                "--cap-drop",
+                "ALL",
+                "--cap-add",
+                "CAP_SETUID",
+                "--cap-add",
+                "CAP_SETGID",
+                "--cap-add",
+                "CAP_SETPCAP",
+                "--",
+                "setpriv",
+                f"--reuid={AGENT_UID}",
+                f"--regid={AGENT_UID}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ]
         else:
             args.append("--")
         return args + spec.argv
 
-    def popen(self, spec: LaunchSpec, *, stdin: int | IO | None, stdout: int | IO | None,
-              stderr: int | IO | None) -> Process:
+    def popen(
+        self,
+        spec: LaunchSpec,
+        *,
+        stdin: int | IO | None,
+        stdout: int | IO | None,
+        stderr: int | IO | None,
+    ) -> Process:
         jail = ResourceJail(spec.limits)
         try:
-            p = subprocess.Popen(self.command(spec), stdin=stdin, stdout=stdout, stderr=stderr,
-                                 pass_fds=spec.pass_fds, preexec_fn=jail.preexec)
+            p = subprocess.Popen(
+                self.command(spec),
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=spec.pass_fds,
+                preexec_fn=jail.preexec,
+            )
         except OSError as e:
             jail.close()
             raise SandboxUnavailable(f"could not start bubblewrap: {e}") from e

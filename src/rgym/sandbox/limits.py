@@ -85,8 +85,10 @@ class ResourceJail:
         settings = {
             "memory": [("memory.limit_in_bytes", self.limits.memory_mb, lambda v: v * 2**20)],
             "pids": [("pids.max", self.limits.pids, int)],
-            "cpu": [("cpu.cfs_period_us", self.limits.cpus, lambda v: 100_000),
-                    ("cpu.cfs_quota_us", self.limits.cpus, lambda v: int(v * 100_000))],
+            "cpu": [
+                ("cpu.cfs_period_us", self.limits.cpus, lambda v: 100_000),
+                ("cpu.cfs_quota_us", self.limits.cpus, lambda v: int(v * 100_000)),
+            ],
         }
         keys = {"memory": "memory_mb", "pids": "pids", "cpu": "cpus"}
         for ctl, items in settings.items():
@@ -103,7 +105,8 @@ class ResourceJail:
                 if ctl == "memory" and (cg / "memory.memsw.limit_in_bytes").exists():
                     try:
                         (cg / "memory.memsw.limit_in_bytes").write_text(
-                            str(self.limits.memory_mb * 2**20))
+                            str(self.limits.memory_mb * 2**20)
+                        )
                     except OSError:
                         pass
                 self.in_force[keys[ctl]] = getattr(self.limits, keys[ctl])

@@ -17,7 +17,9 @@ from rgym.errors import SandboxUnavailable
 from rgym.sandbox.base import Backend, LaunchSpec, Mount, Process
 from rgym.sandbox.limits import ResourceJail
 
-WARNING = "sandbox 'local': NO ISOLATION — the agent's code runs as you, with your files and network"
+WARNING = (
+    "sandbox 'local': NO ISOLATION — the agent's code runs as you, with your files and network"
+)
 
 
 class LocalBackend(Backend):
@@ -50,8 +52,14 @@ class LocalBackend(Backend):
                         link.parent.mkdir(parents=True, exist_ok=True)
                         link.symlink_to(m.src)
 
-    def popen(self, spec: LaunchSpec, *, stdin: int | IO | None, stdout: int | IO | None,
-              stderr: int | IO | None) -> Process:
+    def popen(
+        self,
+        spec: LaunchSpec,
+        *,
+        stdin: int | IO | None,
+        stdout: int | IO | None,
+        stderr: int | IO | None,
+    ) -> Process:
         self._link_nested(spec)
         cwd = self._host_path(spec, spec.cwd)
         env = {**os.environ, **spec.env}
@@ -61,9 +69,19 @@ class LocalBackend(Backend):
         env["HOME"] = str(cwd.parent)
         jail = ResourceJail(spec.limits)
         try:
-            p = subprocess.Popen(spec.argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout,
-                                 stderr=stderr, pass_fds=spec.pass_fds, preexec_fn=jail.preexec)
+            p = subprocess.Popen(
+                spec.argv,
+                cwd=cwd,
+                env=env,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=spec.pass_fds,
+                preexec_fn=jail.preexec,
+            )
         except OSError as e:
             jail.close()
             raise SandboxUnavailable(f"could not start a local process: {e}") from e
-        return Process(p, cleanup=jail.close, limits_in_force={**jail.in_force, "isolation": "none"})
+        return Process(
+            p, cleanup=jail.close, limits_in_force={**jail.in_force, "isolation": "none"}
+        )

@@ -53,8 +53,9 @@ def checksums(folder: Path) -> dict[str, str]:
 
 def _load_recipe(spec: TaskSpec):
     path = spec.path(spec.data.recipe)
-    mod_spec = importlib.util.spec_from_file_location(f"rgym_recipe_{spec.id.replace('-', '_')}",
-                                                      path)
+    mod_spec = importlib.util.spec_from_file_location(
+        f"rgym_recipe_{spec.id.replace('-', '_')}", path
+    )
     module = importlib.util.module_from_spec(mod_spec)
     try:
         mod_spec.loader.exec_module(module)
@@ -79,7 +80,9 @@ def prepare_data(spec: TaskSpec, variant: str = "default", *, force: bool = Fals
         return PreparedData(empty / "public", empty / "private", {})
     info_file = target / "data.json"
     if info_file.exists() and not force:
-        return PreparedData(target / "public", target / "private", json.loads(info_file.read_text()))
+        return PreparedData(
+            target / "public", target / "private", json.loads(info_file.read_text())
+        )
     prepare = _load_recipe(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{variant}-", dir=target.parent))
@@ -88,8 +91,13 @@ def prepare_data(spec: TaskSpec, variant: str = "default", *, force: bool = Fals
         (tmp / "private").mkdir()
         start = time.monotonic()
         try:
-            prepare(tmp / "public", tmp / "private", seed=spec.seed, variant=variant,
-                    **spec.variant(variant).data)
+            prepare(
+                tmp / "public",
+                tmp / "private",
+                seed=spec.seed,
+                variant=variant,
+                **spec.variant(variant).data,
+            )
         except ModuleNotFoundError as e:
             raise DataUnavailable(
                 f"task {spec.id!r} needs the Python package {e.name!r} to prepare its data; "
@@ -98,10 +106,15 @@ def prepare_data(spec: TaskSpec, variant: str = "default", *, force: bool = Fals
         except (FileNotFoundError, DataUnavailable) as e:
             raise DataUnavailable(f"task {spec.id!r}: preparing its data failed: {e}") from None
         info = {
-            "task": spec.id, "version": spec.version, "variant": variant, "seed": spec.seed,
-            "source": spec.data.source, "licence": spec.data.licence,
+            "task": spec.id,
+            "version": spec.version,
+            "variant": variant,
+            "seed": spec.seed,
+            "source": spec.data.source,
+            "licence": spec.data.licence,
             "seconds": round(time.monotonic() - start, 3),
-            "public": checksums(tmp / "public"), "private": checksums(tmp / "private"),
+            "public": checksums(tmp / "public"),
+            "private": checksums(tmp / "private"),
         }
         (tmp / "data.json").write_text(json.dumps(info, indent=1))
         for d in [tmp, *tmp.rglob("*")]:

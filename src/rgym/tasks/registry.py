@@ -72,5 +72,9 @@ def register_builtin() -> None:
         except Exception:
             continue  # a broken user task must not break `import rgym`; `rgym tasks` reports it
         if gid not in gymnasium.registry:
-            gymnasium.register(gid, entry_point="rgym.env:ResearchEnv",
-                               kwargs={"task": str(d)}, disable_env_checker=True)
+            gymnasium.register(
+                gid,
+                entry_point="rgym.env:ResearchEnv",
+                kwargs={"task": str(d)},
+                disable_env_checker=True,
+            )

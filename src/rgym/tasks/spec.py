@@ -7,7 +7,7 @@ TaskSpecError that names the file, the field and what was expected.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ from rgym.errors import TaskSpecError
 FAMILIES = ("tabular", "vision", "language", "rl", "games", "algorithms", "other")
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     max = "max"
     min = "min"
 
@@ -110,7 +110,8 @@ class GraderSpec(_Strict):
     """Relative to the task folder; its folder is mounted read-only for the grader only."""
     timeout: float = 600.0
     kind: Literal["rgym", "mlgym"] = "rgym"
-    """rgym: grade.py --split S --artifact DIR; mlgym: an MLGym evaluate.py run in a workspace copy."""
+    """rgym: grade.py --split S --artifact DIR; mlgym: an MLGym evaluate.py run in a copy of
+the workspace."""
 
 
 class Graders(_Strict):

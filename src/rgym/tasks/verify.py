@@ -41,14 +41,16 @@ class VerifyRow(BaseModel):
         return not self.problems
 
 
-def score_solution(spec: TaskSpec, solution: Solution, variant: str = "default",
-                   sandbox: str = "bwrap") -> SolutionScore:
+def score_solution(
+    spec: TaskSpec, solution: Solution, variant: str = "default", sandbox: str = "bwrap"
+) -> SolutionScore:
     """Run a solution's command in a fresh episode and score its artefact on the test split."""
     from rgym.env import ResearchEnv
 
     start = time.monotonic()
-    env = ResearchEnv(spec, variant=variant, sandbox=sandbox,
-                      budget=Budget(max_steps=3, max_validations=0))
+    env = ResearchEnv(
+        spec, variant=variant, sandbox=sandbox, budget=Budget(max_steps=3, max_validations=0)
+    )
     try:
         env.reset(seed=0)
         if solution.files:
@@ -57,13 +59,17 @@ def score_solution(spec: TaskSpec, solution: Solution, variant: str = "default",
         res = env.sandbox.exec(solution.command, timeout=env.variant.limits.command_timeout)
         env.steps += 1
         if res.exit_code != 0:
-            return SolutionScore(score=None, status="command_failed", seconds=time.monotonic() - start,
-                                 message=f"`{solution.command}` exited {res.exit_code}:\n"
-                                 f"{res.output[-1500:]}")
+            return SolutionScore(
+                score=None,
+                status="command_failed",
+                seconds=time.monotonic() - start,
+                message=f"`{solution.command}` exited {res.exit_code}:\n{res.output[-1500:]}",
+            )
         env.step("submit")
         g = env.test_grade
-        return SolutionScore(score=g.score, status=str(g.status), message=g.message,
-                             seconds=time.monotonic() - start)
+        return SolutionScore(
+            score=g.score, status=str(g.status), message=g.message, seconds=time.monotonic() - start
+        )
     finally:
         env.close()
 
@@ -92,9 +98,15 @@ def verify_task(spec: TaskSpec, variant: str = "default", sandbox: str = "bwrap"
     if ref and ref.score is not None:
         b = base.score if base and base.score is not None else published
         norm = normalised_score(ref.score, b, spec.reference_score(variant), spec.metric.direction)
-    return VerifyRow(task=spec.id, variant=variant, baseline=base, reference=ref,
-                     normalised_reference=norm, seconds=time.monotonic() - start,
-                     problems=problems)
+    return VerifyRow(
+        task=spec.id,
+        variant=variant,
+        baseline=base,
+        reference=ref,
+        normalised_reference=norm,
+        seconds=time.monotonic() - start,
+        problems=problems,
+    )
 
 
 def default_tasks(ids: list[str] | None, tasks_dirs: list[Path] | None = None) -> list[TaskSpec]:

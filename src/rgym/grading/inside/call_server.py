@@ -46,8 +46,9 @@ def main():
     name = os.path.basename(module_path)
     sys.path.insert(0, os.path.dirname(module_path))
     try:
-        spec = importlib.util.spec_from_file_location(name[:-3] if name.endswith(".py") else name,
-                                                      module_path)
+        spec = importlib.util.spec_from_file_location(
+            name[:-3] if name.endswith(".py") else name, module_path
+        )
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         fn = getattr(mod, function)
@@ -64,16 +65,22 @@ def main():
         req = json.loads(line)
         results = []
         try:
-            for i, args in enumerate(req["calls"]):
+            for args in req["calls"]:
                 results.append(fn(*args))
             payload = json.dumps({"ok": True, "results": results}, default=plain)
         except BaseException as e:
             if isinstance(e, (TypeError, ValueError)) and len(results) == len(req["calls"]):
-                payload = json.dumps({"ok": False, "error": f"{function} returned a value that "
-                                      f"is not plain data (numbers, lists, strings): {e}"})
+                payload = json.dumps(
+                    {
+                        "ok": False,
+                        "error": f"{function} returned a value that "
+                        f"is not plain data (numbers, lists, strings): {e}",
+                    }
+                )
             else:
-                payload = json.dumps({"ok": False,
-                                      "error": f"{function} raised on call {i + 1}:\n{short_tb(e)}"})
+                payload = json.dumps(
+                    {"ok": False, "error": f"{function} raised on call {len(results) + 1}:\n{short_tb(e)}"}
+                )
         proto.write(payload + "\n")
 
 

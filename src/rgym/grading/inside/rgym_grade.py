@@ -69,8 +69,10 @@ def read_csv(path: Path, columns: list[str], n_rows: int | None = None):
         raise Invalid(f"{name} could not be read as CSV: {str(e).splitlines()[0]}") from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise Invalid(f"{name} is missing column(s) {missing}; it has {list(df.columns)[:10]}; "
-                      f"expected columns {columns}")
+        raise Invalid(
+            f"{name} is missing column(s) {missing}; it has {list(df.columns)[:10]}; "
+            f"expected columns {columns}"
+        )
     if n_rows is not None and len(df) != n_rows:
         raise Invalid(f"{name} has {len(df)} rows; expected {n_rows} (one per test example)")
     return df
@@ -97,14 +99,18 @@ class RemoteFunction:
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise RemoteError(f"{self.name} did not answer within {timeout:g} s "
-                                  "(too slow, or stuck in a loop)")
+                raise RemoteError(
+                    f"{self.name} did not answer within {timeout:g} s "
+                    "(too slow, or stuck in a loop)"
+                )
             ready, _, _ = select.select([self.r], [], [], left)
             if ready:
                 chunk = os.read(self.r.fileno(), 1 << 20)
                 if not chunk:
-                    raise RemoteError(f"the process running {self.name} exited (it may have "
-                                      "called exit(), crashed, or run out of memory)")
+                    raise RemoteError(
+                        f"the process running {self.name} exited (it may have "
+                        "called exit(), crashed, or run out of memory)"
+                    )
                 self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)

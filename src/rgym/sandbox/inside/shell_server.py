@@ -90,8 +90,13 @@ def main():
         try:
             reply = run(req, n)
         except Exception as e:  # a broken request must not end the episode
-            reply = {"output": f"rgym shell error: {e}", "exit_code": 127, "timed_out": False,
-                     "truncated": False, "seconds": 0.0}
+            reply = {
+                "output": f"rgym shell error: {e}",
+                "exit_code": 127,
+                "timed_out": False,
+                "truncated": False,
+                "seconds": 0.0,
+            }
         proto.write(json.dumps(reply) + "\n")
 
 

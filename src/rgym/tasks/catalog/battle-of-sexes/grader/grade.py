@@ -16,8 +16,10 @@ PAYOFF = {(0, 0): (2, 1), (1, 1): (1, 2), (0, 1): (0, 0), (1, 0): (0, 0)}
 
 def check_move(move, game: int, round_: int) -> int:
     if isinstance(move, bool) or move not in (0, 1):
-        raise Invalid(f"row_strategy returned {move!r} in game {game}, round {round_ + 1}; "
-                      "it must return the integer 0 or 1")
+        raise Invalid(
+            f"row_strategy returned {move!r} in game {game}, round {round_ + 1}; "
+            "it must return the integer 0 or 1"
+        )
     return int(move)
 
 
@@ -31,7 +33,7 @@ def main(args):
     totals = [0.0] * n
     for r in range(rounds):
         row_moves = strategy.map([[h] for h in histories], timeout_per_call=0.005)
-        for g, (h, move) in enumerate(zip(histories, row_moves)):
+        for g, (h, move) in enumerate(zip(histories, row_moves, strict=True)):
             row = check_move(move, g, r)
             col = column_move(h, rng)
             totals[g] += PAYOFF[(row, col)][0]

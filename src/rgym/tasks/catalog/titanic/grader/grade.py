@@ -14,9 +14,11 @@ def main(args):
     merged = truth.merge(sub, on="PassengerId", how="left", suffixes=("_true", ""))
     missing = merged["Survived"].isna().sum()
     if missing:
-        raise Invalid(f"submission.csv has no prediction for {missing} passenger(s) of "
-                      f"data/test.csv (e.g. PassengerId {merged.loc[merged['Survived'].isna(), 'PassengerId'].iloc[0]}); "
-                      "predict every row of data/test.csv")
+        example = merged.loc[merged["Survived"].isna(), "PassengerId"].iloc[0]
+        raise Invalid(
+            f"submission.csv has no prediction for {missing} passenger(s) of data/test.csv "
+            f"(e.g. PassengerId {example}); predict every row of data/test.csv"
+        )
     pred = pd.to_numeric(merged["Survived"], errors="coerce")
     if pred.isna().any() or not pred.isin([0, 1]).all():
         raise Invalid("the Survived column must hold 0 or 1 for every passenger")
