@@ -41,6 +41,23 @@ Sandbox = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from rgym import __version__
+
+        print(f"rgym {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """An open gym and benchmark for AI research agents."""
+
+
 def _fail(e: Exception) -> None:
     err.print(f"[bold red]error:[/] {e}", highlight=False)
     raise typer.Exit(2)
