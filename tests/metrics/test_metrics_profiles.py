@@ -175,3 +175,13 @@ def test_method_best_on_every_task_has_aup_tau_max(tasks) -> None:
     assert (result.rho["best_attempt"]["star"] == 1.0).all()
     assert result.aup.loc["star", "best_attempt"] == pytest.approx(result.tau_max, abs=1e-12)
     assert result.aup["best_attempt"].max() == result.aup.loc["star", "best_attempt"]
+
+
+def test_zero_best_on_a_min_task_is_handled_with_a_warning() -> None:
+    # min task, best 0: 1/0 is infinite, so c (and the baseline, 2/0) count as infeasible.
+    # worst finite ratio = 1 (b itself) -> infeasible ratio 1.05, candidate ceil(1.05) = 2.
+    table = pd.DataFrame({"b": [0.0], "c": [1.0], "baseline": [2.0]}, index=["t"])
+    result = performance_profiles({"best_attempt": table}, {"t": "min"}, {"t": 2.0})
+    assert result.ratios["best_attempt"].loc["t"].tolist() == [1.0, 1.05, 1.05]
+    assert result.candidates.loc["t", "best_attempt"] == 2
+    assert any("divide by zero" in w for w in result.warnings)

@@ -130,6 +130,14 @@ def test_report_command_json_to_stdout_is_valid_json(mixed: Path) -> None:
     assert json.loads(buffer.getvalue())["tau_max"] > 0
 
 
+def test_report_command_csv_to_stdout_has_one_block_per_table(mixed: Path) -> None:
+    console, buffer = capture()
+    assert report_command([mixed], fmt="csv", console=console) == 0
+    text = buffer.getvalue()
+    assert "# aup\nmethod,aup_best_attempt,aup_last\n" in text
+    assert "# runs" not in text  # long tables are only written to files
+
+
 def test_report_command_writes_files(mixed: Path, tmp_path: Path) -> None:
     console, buffer = capture()
     assert report_command([mixed], fmt="csv", out=tmp_path / "o", console=console) == 0

@@ -39,6 +39,7 @@ class TaskRatios:
     ratios: pd.Series
     worst_ratio: float | None
     tau_candidate: int | None
+    zero_division: bool = False
 
 
 def task_ratios(scores: pd.Series, baseline: float | None, direction: Direction) -> TaskRatios:
@@ -61,11 +62,12 @@ def task_ratios(scores: pd.Series, baseline: float | None, direction: Direction)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = best / good if direction == "max" else good / best
     r[good == best] = 1.0  # best/best, also when best is 0 (0/0 would be NaN)
-    r = r[np.isfinite(r)]
-    worst = float(r.max())
-    ratios[r.index] = r
-    ratios[~ratios.index.isin(r.index)] = worst * INFEASIBLE_PENALTY
-    return TaskRatios(ratios, worst, math.ceil(worst * INFEASIBLE_PENALTY))
+    finite = r[np.isfinite(r)]
+    worst = float(finite.max())
+    ratios[finite.index] = finite
+    ratios[~ratios.index.isin(finite.index)] = worst * INFEASIBLE_PENALTY
+    candidate = math.ceil(worst * INFEASIBLE_PENALTY)
+    return TaskRatios(ratios, worst, candidate, zero_division=len(finite) < len(r))
 
 
 def tau_max_from_candidates(candidates: list[int]) -> float:
@@ -119,6 +121,12 @@ def performance_profiles(
             tr = task_ratios(scores, baselines.get(str(task)), directions[str(task)])
             rows[task] = tr.ratios
             cands[view][task] = np.nan if tr.tau_candidate is None else float(tr.tau_candidate)
+            if tr.zero_division:
+                warnings.append(
+                    f"performance profile ({view}): task {task!r} has a best score of 0 or a "
+                    "feasible score of 0, so some ratios divide by zero; those methods are "
+                    "treated as infeasible"
+                )
             if tr.tau_candidate is None:
                 warnings.append(
                     f"performance profile ({view}): task {task!r} has no feasible method "

@@ -132,6 +132,8 @@ class EpisodeSandbox:
         spec.env = {"RGYM_START_DIR": spec.cwd, **spec.env}
         script = f"{backend.visible_path(server)}/shell_server.py"
         spec.argv = [backend.python(), "-u", script]
+        if spec.limits.pids:
+            spec.env.setdefault("RGYM_PIDS_LIMIT", str(spec.limits.pids))
         self.process = backend.popen(
             spec, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

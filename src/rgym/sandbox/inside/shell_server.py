@@ -39,33 +39,83 @@ def read_capped(path, cap):
     return head.decode("utf-8", "replace") + note + tail.decode("utf-8", "replace"), True
 
 
+def kill_group(pgid):
+    """SIGKILL the group until it is empty: a fork loop can add members while we kill."""
+    for _ in range(200):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
+
+
+def group_size(pgid):
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                n += 1
+    return n
+
+
+def kill_all_but_me():
+    """Last resort when the process limit is exhausted: end every other process in the sandbox."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me, os.getppid()):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def run(req, n):
     out_path = f"{STATE}/out.{n}"
     script = PRELUDE.format(state=STATE) + req["command"] + "\n"
     start = time.monotonic()
+    notes = []
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen(
-            ["bash", "-c", script],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        for attempt in range(2):
+            try:
+                proc = subprocess.Popen(
+                    ["bash", "-c", script],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                break
+            except BlockingIOError:
+                if attempt:
+                    raise
+                kill_all_but_me()
+                time.sleep(0.2)
+                notes.append("[the sandbox's process limit was exhausted: every background "
+                             "process was killed]")
     timed_out = False
     try:
         code = proc.wait(timeout=req.get("timeout") or None)
     except subprocess.TimeoutExpired:
         timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc.pid)
         code = proc.wait()
+    limit = int(os.environ.get("RGYM_PIDS_LIMIT") or 0)
+    if not timed_out and limit and group_size(proc.pid) >= limit // 2:
+        kill_group(proc.pid)
+        notes.append(f"[this command left more than {limit // 2} background processes "
+                     f"(the sandbox allows {limit}); they were killed]")
     seconds = time.monotonic() - start
     output, truncated = read_capped(out_path, int(req.get("cap", 100_000)))
     os.unlink(out_path)
     if timed_out:
         output += f"\n[command timed out after {req['timeout']:g} s and was killed]\n"
+    for note in notes:
+        output = f"{note}\n{output}"
     return {
         "output": output,
         "exit_code": code,
