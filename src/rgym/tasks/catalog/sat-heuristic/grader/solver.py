@@ -8,7 +8,8 @@ decision). The score of a heuristic is the number of decisions it needed.
 What the heuristic receives (plain JSON-like data; tuples arrive as lists):
 
     clauses     the current formula: every clause not yet satisfied, with its false literals
-                removed (literal v means "variable v is true", -v "variable v is false")
+                removed, in the original order (literal v means "variable v is true", -v
+                "variable v is false")
     assignment  a list of length num_vars + 1: assignment[v] is True, False or None (free);
                 assignment[0] is always None
     num_vars    the number of variables (1..num_vars)
@@ -33,26 +34,6 @@ class DecisionLimit(Exception):
     """An instance needed more decisions than allowed."""
 
 
-def _simplify(clauses: list[list[int]], true_lits: set[int]) -> list[list[int]] | None:
-    """Make `true_lits` true: drop satisfied clauses, strip false literals; None on conflict."""
-    false_lits = {-lit for lit in true_lits}
-    out = []
-    for c in clauses:
-        keep = True
-        for lit in c:
-            if lit in true_lits:
-                keep = False
-                break
-        if not keep:
-            continue
-        if any(lit in false_lits for lit in c):
-            c = [lit for lit in c if lit not in false_lits]
-            if not c:
-                return None
-        out.append(c)
-    return out
-
-
 class Instance:
     """One DPLL run, driven step by step so that many can share a batch of heuristic calls."""
 
@@ -67,7 +48,13 @@ class Instance:
         self.conflicts = 0
         self.satisfiable: bool | None = None
         self.model: list[bool | None] | None = None
-        self._gen = self._search(self.clauses, 0)
+        self._occ: dict[int, list[list[int]]] = {}
+        for c in self.clauses:
+            for lit in c:
+                if not 1 <= abs(lit) <= num_vars:
+                    raise ValueError(f"instance {name}: literal {lit} outside 1..{num_vars}")
+                self._occ.setdefault(lit, []).append(c)
+        self._gen = self._search()
         self.question: list | None = None
         self._advance(None)
 
@@ -107,27 +94,80 @@ class Instance:
                               "the value must be True or False")
         return var, value
 
-    def _propagate(self, clauses, trail):
-        while True:
-            units = {c[0] for c in clauses if len(c) == 1}
-            if not units:
-                return clauses
-            if any(-u in units for u in units):
-                return None
-            for u in sorted(units, key=abs):
-                self.assignment[abs(u)] = u > 0
-                trail.append(abs(u))
-            clauses = _simplify(clauses, units)
-            if clauses is None:
-                return None
+    # --- the search ----------------------------------------------------------------------
 
-    def _search(self, clauses, level):
+    def _value(self, lit: int) -> bool | None:
+        v = self.assignment[abs(lit)]
+        return v if v is None or lit > 0 else not v
+
+    def _assign(self, lit: int, trail: list[int]) -> bool:
+        """Make `lit` true and propagate units to a fixpoint; False on a conflict."""
+        a = self.assignment
+        queue = [lit]
+        a[abs(lit)] = lit > 0
+        trail.append(abs(lit))
+        while queue:
+            lit = queue.pop()
+            for c in self._occ.get(-lit, ()):
+                free = 0
+                unit = 0
+                for x in c:
+                    v = a[abs(x)]
+                    if v is None:
+                        free += 1
+                        unit = x
+                    elif v is (x > 0):
+                        break
+                else:
+                    if free == 0:
+                        return False
+                    if free == 1:
+                        a[abs(unit)] = unit > 0
+                        trail.append(abs(unit))
+                        queue.append(unit)
+        return True
+
+    def _initial_units(self, trail: list[int]) -> bool:
+        for c in self.clauses:
+            if not c:
+                return False
+            if len(c) == 1:
+                v = self._value(c[0])
+                if v is False:
+                    return False
+                if v is None and not self._assign(c[0], trail):
+                    return False
+        return True
+
+    def _current(self) -> list[list[int]]:
+        a = self.assignment
+        out = []
+        for c in self.clauses:
+            rest = []
+            for x in c:
+                v = a[abs(x)]
+                if v is None:
+                    rest.append(x)
+                elif v is (x > 0):
+                    break
+            else:
+                out.append(rest)
+        return out
+
+    def _undo(self, trail: list[int]) -> None:
+        for v in trail:
+            self.assignment[v] = None
+        trail.clear()
+
+    def _search(self):
         trail: list[int] = []
-        clauses = self._propagate(clauses, trail)
-        if clauses is None:
+        if not self._initial_units(trail):
             self.conflicts += 1
-            self._undo(trail)
             return False
+        return (yield from self._branch(0))
+
+    def _branch(self, level: int):
+        clauses = self._current()
         if not clauses:
             self.model = list(self.assignment)
             return True
@@ -136,20 +176,15 @@ class Instance:
                                 "decisions")
         var, value = yield [clauses, list(self.assignment), self.num_vars, self.conflicts, level]
         self.decisions += 1
+        trail: list[int] = []
         for v in (value, not value):
-            self.assignment[var] = v
-            reduced = _simplify(clauses, {var if v else -var})
-            if reduced is None:
+            if self._assign(var if v else -var, trail):
+                if (yield from self._branch(level + 1)):
+                    return True
+            else:
                 self.conflicts += 1
-            elif (yield from self._search(reduced, level + 1)):
-                return True
-            self.assignment[var] = None
-        self._undo(trail)
+            self._undo(trail)
         return False
-
-    def _undo(self, trail):
-        for v in trail:
-            self.assignment[v] = None
 
 
 def solve_all(instances: list[Instance], ask) -> list[Instance]:

@@ -1,0 +1,106 @@
+"""task.yaml parsing, the registry, and the MLGym task-YAML importer; errors that help."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rgym.errors import TaskNotFound, TaskSpecError
+from rgym.tasks.registry import CATALOG, all_tasks, get_task
+from rgym.tasks.spec import Direction, load_task
+
+
+def test_builtin_tasks_load():
+    tasks = all_tasks()
+    assert {"titanic", "battle-of-sexes"} <= set(tasks)
+    t = tasks["titanic"]
+    assert t.metric.direction == Direction.max and t.gym_id == "rgym/titanic-v0"
+    assert t.baseline_score() < t.reference_score()
+
+
+def test_unknown_task_suggests_near_names():
+    with pytest.raises(TaskNotFound, match="Did you mean 'titanic'"):
+        get_task("titanik")
+
+
+def _copy_titanic(tmp_path: Path) -> Path:
+    dst = tmp_path / "mytask"
+    shutil.copytree(CATALOG / "titanic", dst)
+    return dst
+
+
+@pytest.mark.parametrize("old,new,field,expected", [
+    ("family: tabular", "family: cooking", "family", "one of tabular"),
+    ("  direction: max", "  direction: up", "metric.direction", "'max' or 'min'"),
+    ("  kind: csv", "  kind: csv\n  colour: red", "artifact.colour", "not a known field"),
+    ("metric:\n  name: accuracy\n  direction: max\n", "", "metric", "required"),
+])
+def test_malformed_task_yaml_names_file_and_field(tmp_path, old, new, field, expected):
+    d = _copy_titanic(tmp_path)
+    f = d / "task.yaml"
+    text = f.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new))
+    with pytest.raises(TaskSpecError) as e:
+        load_task(d)
+    assert str(f) in str(e.value) and field in str(e.value) and expected in str(e.value)
+
+
+def test_invalid_yaml_syntax(tmp_path):
+    d = _copy_titanic(tmp_path)
+    (d / "task.yaml").write_text("id: [unclosed\n")
+    with pytest.raises(TaskSpecError, match="not valid YAML"):
+        load_task(d)
+
+
+def test_user_task_dir_is_found(tmp_path):
+    d = _copy_titanic(tmp_path)
+    text = (d / "task.yaml").read_text().replace("id: titanic", "id: my-titanic")
+    (d / "task.yaml").write_text(text)
+    assert get_task("my-titanic", [tmp_path]).root == d.resolve()
+
+
+MLGYM_YAML = """\
+id: regressionToy
+name: Toy regression
+description: |-
+  Predict y. Write submission.csv.
+dataset_configs: []
+task_entrypoint: CSVSubmissionTasks
+training_timeout: 600
+use_generic_conda: true
+starter_code:
+  - data/toy/baseline.py
+  - data/toy/evaluate.py
+baseline_paths:
+  - baseline.py
+baseline_scores:
+  - rmse: 1.5
+    r2: 0.5
+evaluation_paths:
+  - evaluate.py
+evaluation_read_only: true
+secret_files:
+  - data/toy/answer.csv
+"""
+
+
+def test_mlgym_task_yaml_is_imported(tmp_path):
+    f = tmp_path / "regressionToy.yaml"
+    f.write_text(MLGYM_YAML)
+    spec = load_task(f)
+    assert spec.id == "regression-toy"
+    assert spec.metric.name == "rmse" and spec.metric.direction == Direction.min
+    assert spec.baseline_score() == 1.5
+    assert spec.graders.test.kind == "mlgym" and spec.graders.test.script == "evaluate.py"
+    assert spec.mlgym.secret_files == ["data/toy/answer.csv"]
+    assert spec.variant("default").limits.command_timeout == 600
+
+
+def test_mlgym_yaml_without_evaluator_is_rejected(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(MLGYM_YAML.replace("evaluation_paths:\n  - evaluate.py\n", ""))
+    with pytest.raises(TaskSpecError, match="evaluation_paths"):
+        load_task(f)
