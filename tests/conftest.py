@@ -20,5 +20,6 @@ def rgym_cache(tmp_path_factory):
         os.environ["RGYM_CACHE"] = old
 
 
-requires_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None,
-                                    reason="bubblewrap is not installed")
+requires_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed"
+)

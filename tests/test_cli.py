@@ -54,8 +54,17 @@ def test_tasks_lists_the_catalogue(tmp_path):
 def test_replay_actions_file_and_crashed_agent_record(tmp_path):
     actions = tmp_path / "actions.yaml"
     actions.write_text("- cat strategy.py\n- validate\n")
-    p = rgym("run", "battle-of-sexes", "--actions", str(actions), "--runs-dir",
-             str(tmp_path / "runs"), "--sandbox", "local", cwd=tmp_path)
+    p = rgym(
+        "run",
+        "battle-of-sexes",
+        "--actions",
+        str(actions),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--sandbox",
+        "local",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert "NO ISOLATION" in p.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()

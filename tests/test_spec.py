@@ -31,12 +31,15 @@ def _copy_titanic(tmp_path: Path) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("old,new,field,expected", [
-    ("family: tabular", "family: cooking", "family", "one of tabular"),
-    ("  direction: max", "  direction: up", "metric.direction", "'max' or 'min'"),
-    ("  kind: csv", "  kind: csv\n  colour: red", "artifact.colour", "not a known field"),
-    ("metric:\n  name: accuracy\n  direction: max\n", "", "metric", "required"),
-])
+@pytest.mark.parametrize(
+    "old,new,field,expected",
+    [
+        ("family: tabular", "family: cooking", "family", "one of tabular"),
+        ("  direction: max", "  direction: up", "metric.direction", "'max' or 'min'"),
+        ("  kind: csv", "  kind: csv\n  colour: red", "artifact.colour", "not a known field"),
+        ("metric:\n  name: accuracy\n  direction: max\n", "", "metric", "required"),
+    ],
+)
 def test_malformed_task_yaml_names_file_and_field(tmp_path, old, new, field, expected):
     d = _copy_titanic(tmp_path)
     f = d / "task.yaml"
@@ -104,3 +107,32 @@ def test_mlgym_yaml_without_evaluator_is_rejected(tmp_path):
     f.write_text(MLGYM_YAML.replace("evaluation_paths:\n  - evaluate.py\n", ""))
     with pytest.raises(TaskSpecError, match="evaluation_paths"):
         load_task(f)
+
+
+def test_imported_mlgym_task_runs_and_its_secret_file_stays_out_of_the_workspace(tmp_path):
+    import rgym
+
+    toy = tmp_path / "data" / "toy"
+    toy.mkdir(parents=True)
+    (toy / "baseline.py").write_text("open('submission.csv', 'w').write('y\\n1\\n2\\n3\\n')\n")
+    (toy / "evaluate.py").write_text(
+        "import json\n"
+        "pred = [float(x) for x in open('submission.csv').read().split()[1:]]\n"
+        "true = [float(x) for x in open('answer.csv').read().split()[1:]]\n"
+        "mse = sum((p - t) ** 2 for p, t in zip(pred, true)) / len(true)\n"
+        "print(json.dumps({'rmse': mse ** 0.5, 'r2': 0.0}))\n"
+    )
+    (toy / "answer.csv").write_text("y\n1\n2\n5\n")
+    f = tmp_path / "regressionToy.yaml"
+    f.write_text(MLGYM_YAML)
+    env = rgym.make(str(f), sandbox="bwrap" if shutil.which("bwrap") else "local")
+    try:
+        env.reset()
+        assert "answer" not in env.step("ls")[0]
+        env.step("python baseline.py")
+        env.step("echo 'y' > answer.csv")  # a fake answer in the workspace is overwritten
+        info = env.step("submit")[4]
+        assert info["exit_status"] == "submitted"
+        assert info["test_score"] == pytest.approx((4 / 3) ** 0.5)
+    finally:
+        env.close()

@@ -36,9 +36,10 @@ def secret(tmp_path):
 @pytest.fixture
 def sandbox(workspace):
     limits = SandboxLimits(memory_mb=512, pids=64, cpus=1.0)
-    sb = EpisodeSandbox(get_backend("bwrap"),
-                        LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)],
-                                   limits=limits))
+    sb = EpisodeSandbox(
+        get_backend("bwrap"),
+        LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)], limits=limits),
+    )
     yield sb
     sb.close()
 
@@ -126,8 +127,9 @@ def test_fork_bomb_is_contained(sandbox):
 def test_memory_hog_is_killed_and_the_episode_goes_on(sandbox):
     if "memory_mb" not in sandbox.limits_in_force:
         pytest.skip("no memory limit in force on this host")
-    r = sandbox.exec("python -c \"x = bytearray(2 * 1024**3); print('ALLOC' + 'ATED')\"",
-                     timeout=30)
+    r = sandbox.exec(
+        "python -c \"x = bytearray(2 * 1024**3); print('ALLOC' + 'ATED')\"", timeout=30
+    )
     assert "ALLOCATED" not in r.output
     assert r.exit_code != 0
     assert sandbox.exec("echo alive").output.strip() == "alive"

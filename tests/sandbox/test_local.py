@@ -13,8 +13,10 @@ def test_local_backend_shell_contract(tmp_path):
     (data / "f.txt").write_text("visible")
     backend = get_backend("local")
     assert backend.isolated is False
-    sb = EpisodeSandbox(backend, LaunchSpec(
-        argv=[], mounts=[Mount(ws, WORKSPACE, True), Mount(data, f"{WORKSPACE}/data")]))
+    sb = EpisodeSandbox(
+        backend,
+        LaunchSpec(argv=[], mounts=[Mount(ws, WORKSPACE, True), Mount(data, f"{WORKSPACE}/data")]),
+    )
     try:
         assert sb.exec("cat data/f.txt").output == "visible"
         sb.exec("cd data && export X=1")

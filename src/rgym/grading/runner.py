@@ -167,7 +167,7 @@ def grade(
             pids=256,
         )
         if gspec.kind == "mlgym":
-            launch = _mlgym_launch(spec, workspace, tmp, data, gspec.script, limits)
+            launch = _mlgym_launch(spec, workspace, tmp, data, gspec.script, limits, backend)
         else:
             grader_dir = spec.path(gspec.script).parent
             mounts = [
@@ -288,17 +288,17 @@ def _start_artifact_server(spec, backend, snap_dir, artifact, grader_launch):
     return proc
 
 
-def _mlgym_launch(spec, workspace, tmp, data, script, limits) -> LaunchSpec:
+def _mlgym_launch(spec, workspace, tmp, data, script, limits, backend) -> LaunchSpec:
     """An MLGym evaluate.py runs in a copy of the workspace whose evaluation and secret files come
-    from the task folder, never from the agent."""
+    from the task folder, never from the agent (secret files land at the workspace root)."""
     work = tmp / "workspace"
-    shutil.copytree(workspace, work, symlinks=True, ignore=shutil.ignore_patterns("data"))
+    shutil.copytree(workspace, work, symlinks=True)
     extras = spec.mlgym
     for rel in [
         *(extras.evaluation_paths if extras else [script]),
         *(extras.secret_files if extras else []),
     ]:
-        src = spec.path(rel)
+        src = _mlgym_source(spec, rel)
         dst = work / Path(rel).name
         if src.is_dir():
             shutil.copytree(src, dst, dirs_exist_ok=True)
@@ -307,11 +307,25 @@ def _mlgym_launch(spec, workspace, tmp, data, script, limits) -> LaunchSpec:
     for p in [work, *work.rglob("*")]:
         if not p.is_symlink():
             p.chmod(0o777 if p.is_dir() else 0o666)
-    mounts = [
-        Mount(work, "/home/agent/workspace", True),
-        Mount(data.public, "/home/agent/workspace/data"),
-    ]
-    return LaunchSpec(argv=["python", Path(script).name], mounts=mounts, limits=limits)
+    mount = Mount(work, "/home/agent/workspace", True)
+    return LaunchSpec(
+        argv=[backend.python(), Path(script).name],
+        mounts=[mount],
+        limits=limits,
+        cwd="/home/agent/workspace",
+    )
+
+
+def _mlgym_source(spec: TaskSpec, rel: str) -> Path:
+    """MLGym names evaluation files by their workspace path and ships them among starter_code
+    (paths from its repo root); find the task folder's own copy."""
+    direct = spec.path(rel)
+    if direct.exists() or spec.mlgym is None:
+        return direct
+    for starter in spec.mlgym.starter_code:
+        if Path(starter).name == Path(rel).name and spec.path(starter).exists():
+            return spec.path(starter)
+    return direct
 
 
 def better(a: float | None, b: float | None, direction: Direction) -> bool:

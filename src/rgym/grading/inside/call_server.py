@@ -79,7 +79,10 @@ def main():
                 )
             else:
                 payload = json.dumps(
-                    {"ok": False, "error": f"{function} raised on call {len(results) + 1}:\n{short_tb(e)}"}
+                    {
+                        "ok": False,
+                        "error": f"{function} raised on call {len(results) + 1}:\n{short_tb(e)}",
+                    }
                 )
         proto.write(payload + "\n")
 

@@ -95,8 +95,10 @@ def run(req, n):
                     raise
                 kill_all_but_me()
                 time.sleep(0.2)
-                notes.append("[the sandbox's process limit was exhausted: every background "
-                             "process was killed]")
+                notes.append(
+                    "[the sandbox's process limit was exhausted: every background "
+                    "process was killed]"
+                )
     timed_out = False
     try:
         code = proc.wait(timeout=req.get("timeout") or None)
@@ -107,8 +109,10 @@ def run(req, n):
     limit = int(os.environ.get("RGYM_PIDS_LIMIT") or 0)
     if not timed_out and limit and group_size(proc.pid) >= limit // 2:
         kill_group(proc.pid)
-        notes.append(f"[this command left more than {limit // 2} background processes "
-                     f"(the sandbox allows {limit}); they were killed]")
+        notes.append(
+            f"[this command left more than {limit // 2} background processes "
+            f"(the sandbox allows {limit}); they were killed]"
+        )
     seconds = time.monotonic() - start
     output, truncated = read_capped(out_path, int(req.get("cap", 100_000)))
     os.unlink(out_path)
