@@ -142,6 +142,11 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self._done = False
         prompt = self.prompt()
         info = self._info(reset_seconds=time.monotonic() - t0)
+        info["sandbox"] = {
+            "backend": self.backend.name,
+            "isolated": self.backend.isolated,
+            "limits_in_force": self.sandbox.limits_in_force,
+        }
         self._emit(
             "reset",
             seed=seed,

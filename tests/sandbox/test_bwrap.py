@@ -145,3 +145,12 @@ def test_missing_bubblewrap_says_how_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         get_backend("bwrap")
+
+
+def test_read_and_write_file_round_trip(sandbox, workspace):
+    payload = bytes(range(256)) * 10
+    sandbox.write_file("blob.bin", payload)
+    assert sandbox.read_file("blob.bin", text=False) == payload
+    assert (workspace / "blob.bin").read_bytes() == payload
+    with pytest.raises(FileNotFoundError):
+        sandbox.read_file("/nope")

@@ -7,8 +7,10 @@ written once here, on top of `popen`, so every backend behaves the same.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shlex
 import select
 import subprocess
 import sys
@@ -178,6 +180,26 @@ class EpisodeSandbox:
         if line is None:
             raise SandboxUnavailable("the sandbox's shell stopped answering")
         return ExecResult.model_validate_json(line)
+
+    def read_file(self, path: str, *, text: bool = True) -> str | bytes:
+        """Read a file as the agent sees it (relative paths from the current directory).
+
+        Raises:
+            FileNotFoundError: the file does not exist or cannot be read in the sandbox.
+        """
+        res = self.exec(f"base64 -w0 -- {shlex.quote(path)}", timeout=60)
+        if res.exit_code != 0 or res.truncated:
+            raise FileNotFoundError(f"{path}: {res.output.strip()[:200]}")
+        data = base64.b64decode(res.output)
+        return data.decode("utf-8", "replace") if text else data
+
+    def write_file(self, path: str, contents: str | bytes) -> None:
+        """Write a file inside the sandbox, as the agent (owner and permissions are the agent's)."""
+        data = contents.encode() if isinstance(contents, str) else contents
+        encoded = base64.b64encode(data).decode()
+        res = self.exec(f"printf %s {encoded} | base64 -d > {shlex.quote(path)}", timeout=60)
+        if res.exit_code != 0:
+            raise OSError(f"could not write {path}: {res.output.strip()[:200]}")
 
     def close(self) -> None:
         try:
