@@ -39,9 +39,9 @@ def make_split(name: str, sizes: list[int], per_size: int, ratio: float,
             sat = satisfiable(clauses)
             if len(got[sat]) < want[sat]:
                 got[sat].append(clauses)
-        mixed = [(s, c) for pair in zip(got[True], got[False]) for s, c in pair and
-                 [(True, pair[0]), (False, pair[1])]]
-        mixed += [(True, c) for c in got[True][len(got[False]):]]
+        mixed = []
+        for i in range(max(want.values())):
+            mixed += [(sat, got[sat][i]) for sat in (True, False) if i < len(got[sat])]
         for sat, clauses in mixed:
             out.append({"name": f"{name}-{len(out):03d}-n{n}", "num_vars": n,
                         "num_clauses": len(clauses), "satisfiable": sat, "clauses": clauses})
