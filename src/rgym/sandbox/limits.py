@@ -33,6 +33,18 @@ def _v2_base() -> Path | None:
     return None
 
 
+def _user_processes() -> int:
+    uid, n = os.geteuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
 class ResourceJail:
     """Creates a cgroup for one sandbox (or falls back to rlimits) and tears it down."""
 
@@ -51,7 +63,10 @@ class ResourceJail:
         if self.mechanism == "none" and wanted:
             self.mechanism = "rlimit"
             if limits.pids:
-                self.in_force["pids"] = f"RLIMIT_NPROC={limits.pids} (per user)"
+                # RLIMIT_NPROC counts every process of the user, not just the sandbox's: allow
+                # the sandbox `pids` more than the user already runs.
+                self.nproc = _user_processes() + limits.pids
+                self.in_force["pids"] = f"RLIMIT_NPROC={self.nproc} (per user: {limits.pids} more)"
         self.in_force["mechanism"] = self.mechanism
 
     def _setup_v2(self, base: Path, name: str) -> None:
@@ -125,7 +140,7 @@ class ResourceJail:
                     f.write(pid)
         elif self.mechanism == "rlimit" and self.limits.pids:
             try:
-                resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.pids, self.limits.pids))
+                resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
             except (ValueError, OSError):
                 pass
 

@@ -4,7 +4,7 @@ Each clause has three distinct variables with random signs; a formula over n var
 round(ratio * n) clauses (ratio 4.26: about half such formulas are satisfiable). Every split
 holds, for each size, as many satisfiable as unsatisfiable formulas; the label comes from an
 independent CDCL solver (python-sat). The training instances (with labels) are public; the dev
-and test instances are private and differ from them and from each other.
+and test instances are private, drawn independently of the training ones and of each other.
 """
 
 import json
@@ -27,8 +27,9 @@ def satisfiable(clauses: list[list[int]]) -> bool:
         return bool(s.solve())
 
 
-def make_split(name: str, sizes: list[int], per_size: int, ratio: float,
-               rng: random.Random) -> list[dict]:
+def make_split(
+    name: str, sizes: list[int], per_size: int, ratio: float, rng: random.Random
+) -> list[dict]:
     """`per_size` formulas for each size, half satisfiable and half not."""
     out = []
     for n in sizes:
@@ -43,26 +44,47 @@ def make_split(name: str, sizes: list[int], per_size: int, ratio: float,
         for i in range(max(want.values())):
             mixed += [(sat, got[sat][i]) for sat in (True, False) if i < len(got[sat])]
         for sat, clauses in mixed:
-            out.append({"name": f"{name}-{len(out):03d}-n{n}", "num_vars": n,
-                        "num_clauses": len(clauses), "satisfiable": sat, "clauses": clauses})
+            out.append(
+                {
+                    "name": f"{name}-{len(out):03d}-n{n}",
+                    "num_vars": n,
+                    "num_clauses": len(clauses),
+                    "satisfiable": sat,
+                    "clauses": clauses,
+                }
+            )
     return out
 
 
-def prepare(public: Path, private: Path, *, seed: int, variant: str, sizes: list[int],
-            train_per_size: int, eval_per_size: int, ratio: float = 4.26,
-            max_decisions: int = 100_000, time_limit: float = 150.0) -> None:
+def prepare(
+    public: Path,
+    private: Path,
+    *,
+    seed: int,
+    variant: str,
+    sizes: list[int],
+    train_per_size: int,
+    eval_per_size: int,
+    ratio: float = 4.26,
+    max_decisions: int = 100_000,
+    time_limit: float = 150.0,
+) -> None:
     rng = random.Random(seed)
     seeds = {split: rng.randrange(2**31) for split in ("train", "dev", "test")}
-    for split, folder, per_size in (("train", public, train_per_size),
-                                    ("dev", private, eval_per_size),
-                                    ("test", private, eval_per_size)):
+    for split, folder, per_size in (
+        ("train", public, train_per_size),
+        ("dev", private, eval_per_size),
+        ("test", private, eval_per_size),
+    ):
         instances = make_split(split, sizes, per_size, ratio, random.Random(seeds[split]))
         (folder / f"{split}.json").write_text(json.dumps(instances))
-    (private / "limits.json").write_text(json.dumps(
-        {"max_decisions": max_decisions, "time_limit": time_limit}))
+    (private / "limits.json").write_text(
+        json.dumps({"max_decisions": max_decisions, "time_limit": time_limit})
+    )
     n_eval = eval_per_size * len(sizes)
     (public / "README.txt").write_text(
         f"train.json: {train_per_size * len(sizes)} random 3-SAT formulas (sizes {sizes} "
         f"variables, clause/variable ratio {ratio}), half satisfiable, each with its label.\n"
         f"validate and the final score each solve {n_eval} other formulas of the same sizes "
-        "and mix.\n")
+        "and mix.\n"
+    )

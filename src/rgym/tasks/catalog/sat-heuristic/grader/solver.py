@@ -37,8 +37,9 @@ class DecisionLimit(Exception):
 class Instance:
     """One DPLL run, driven step by step so that many can share a batch of heuristic calls."""
 
-    def __init__(self, name: str, num_vars: int, clauses: list[list[int]],
-                 max_decisions: int = 1_000_000):
+    def __init__(
+        self, name: str, num_vars: int, clauses: list[list[int]], max_decisions: int = 1_000_000
+    ):
         self.name = name
         self.num_vars = num_vars
         self.clauses = [list(c) for c in clauses]
@@ -76,22 +77,31 @@ class Instance:
     def _check(self, reply) -> tuple[int, bool]:
         where = f"on instance {self.name} (decision {self.decisions + 1})"
         if not isinstance(reply, list | tuple) or len(reply) != 2:
-            raise BadDecision(f"heuristic returned {reply!r} {where}; it must return a pair "
-                              "(variable, value)")
+            raise BadDecision(
+                f"heuristic returned {reply!r} {where}; it must return a pair (variable, value)"
+            )
         var, value = reply
         if isinstance(var, bool) or not isinstance(var, int):
-            raise BadDecision(f"heuristic returned variable {var!r} {where}; the variable must "
-                              f"be an int between 1 and {self.num_vars}")
+            raise BadDecision(
+                f"heuristic returned variable {var!r} {where}; the variable must "
+                f"be an int between 1 and {self.num_vars}"
+            )
         if not 1 <= var <= self.num_vars:
-            raise BadDecision(f"heuristic returned variable {var} {where}, which does not exist; "
-                              f"variables are 1..{self.num_vars}")
+            raise BadDecision(
+                f"heuristic returned variable {var} {where}, which does not exist; "
+                f"variables are 1..{self.num_vars}"
+            )
         if self.assignment[var] is not None:
-            raise BadDecision(f"heuristic returned variable {var} {where}, which is already "
-                              f"assigned ({self.assignment[var]}); choose a free variable "
-                              "(assignment[v] is None)")
+            raise BadDecision(
+                f"heuristic returned variable {var} {where}, which is already "
+                f"assigned ({self.assignment[var]}); choose a free variable "
+                "(assignment[v] is None)"
+            )
         if not isinstance(value, bool):
-            raise BadDecision(f"heuristic returned value {value!r} for variable {var} {where}; "
-                              "the value must be True or False")
+            raise BadDecision(
+                f"heuristic returned value {value!r} for variable {var} {where}; "
+                "the value must be True or False"
+            )
         return var, value
 
     # --- the search ----------------------------------------------------------------------
@@ -172,8 +182,9 @@ class Instance:
             self.model = list(self.assignment)
             return True
         if self.decisions >= self.max_decisions:
-            raise DecisionLimit(f"instance {self.name} needed more than {self.max_decisions} "
-                                "decisions")
+            raise DecisionLimit(
+                f"instance {self.name} needed more than {self.max_decisions} decisions"
+            )
         var, value = yield [clauses, list(self.assignment), self.num_vars, self.conflicts, level]
         self.decisions += 1
         trail: list[int] = []
