@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shlex
 import select
+import shlex
 import subprocess
 import sys
 import time
