@@ -107,3 +107,15 @@ def test_shaping_rewards_dev_improvement_when_enabled():
         assert reward == 0.0  # no improvement, no reward
     finally:
         env.close()
+
+
+def test_game_history_reaches_the_strategy_as_tuples(bos):
+    bos.reset()
+    bos.step(
+        "printf 'def row_strategy(history):\\n"
+        "    if history and not isinstance(history[-1], tuple):\\n"
+        "        return 7\\n"
+        "    return 0\\n' > strategy.py"
+    )
+    info = bos.step("submit")[4]
+    assert info["exit_status"] == "submitted", info

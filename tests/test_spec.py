@@ -136,3 +136,10 @@ def test_imported_mlgym_task_runs_and_its_secret_file_stays_out_of_the_workspace
         assert info["test_score"] == pytest.approx((4 / 3) ** 0.5)
     finally:
         env.close()
+
+
+def test_a_missing_reference_folder_is_named(tmp_path):
+    d = _copy_titanic(tmp_path)
+    shutil.rmtree(d / "reference")
+    with pytest.raises(TaskSpecError, match="reference.files"):
+        load_task(d)

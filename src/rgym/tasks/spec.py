@@ -244,12 +244,19 @@ def load_task(path: str | Path) -> TaskSpec:
     except ValidationError as e:
         raise _spec_error(file, e) from None
     spec.root = file.parent.resolve()
-    for rel in filter(None, [spec.starter, spec.demo, spec.graders.dev.script]):
-        if not (spec.root / rel).exists():
+    paths = {
+        "starter": spec.starter,
+        "demo": spec.demo,
+        "data.recipe": spec.data.recipe,
+        "graders.dev.script": spec.graders.dev.script,
+        "graders.test.script": spec.graders.test.script,
+        "baseline.files": spec.baseline.files if spec.baseline else None,
+        "reference.files": spec.reference.files if spec.reference else None,
+    }
+    for field, rel in paths.items():
+        if rel and not (spec.root / rel).exists():
             raise TaskSpecError(
-                str(file),
-                "starter" if rel == spec.starter else rel,
-                f"names a file or folder that does not exist in {spec.root}",
+                str(file), field, f"names {rel!r}, which does not exist in {spec.root}"
             )
     return spec
 

@@ -25,6 +25,14 @@ def plain(obj):
     raise TypeError(f"{type(obj).__name__} is not plain data")
 
 
+def tuples_at(value, depth, level=1):
+    """Lists at exactly `depth` (an argument itself is depth 1) become tuples."""
+    if isinstance(value, list):
+        items = [tuples_at(v, depth, level + 1) for v in value]
+        return tuple(items) if level == depth else items
+    return value
+
+
 def main():
     module_path, function = sys.argv[1], sys.argv[2]
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -65,7 +73,10 @@ def main():
         req = json.loads(line)
         results = []
         try:
+            depth = req.get("tuples_at_depth")
             for args in req["calls"]:
+                if depth:
+                    args = [tuples_at(a, depth) for a in args]
                 results.append(fn(*args))
             payload = json.dumps({"ok": True, "results": results}, default=plain)
         except BaseException as e:

@@ -115,16 +115,34 @@ class RemoteFunction:
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
 
-    def map(self, args_list: list[list], timeout_per_call: float = 1.0) -> list:
-        """Call the function once per argument list; results come back in order."""
-        self.w.write((json.dumps({"calls": args_list}) + "\n").encode())
-        reply = self._recv(timeout=5 + timeout_per_call * len(args_list))
+    def map(
+        self,
+        args_list: list[list],
+        timeout_per_call: float = 1.0,
+        *,
+        overhead: float = 5.0,
+        tuples_at_depth: int | None = None,
+    ) -> list:
+        """Call the function once per argument list; results come back in order.
+
+        Arguments and results travel as JSON: tuples arrive as lists and integer dict keys as
+        strings. `tuples_at_depth=2` turns the lists nested one level inside each argument back
+        into tuples (a game history of (row, column) pairs). The whole batch may take
+        `overhead + timeout_per_call * len(args_list)` seconds.
+        """
+        req = {"calls": args_list}
+        if tuples_at_depth is not None:
+            req["tuples_at_depth"] = tuples_at_depth
+        self.w.write((json.dumps(req) + "\n").encode())
+        reply = self._recv(timeout=overhead + timeout_per_call * len(args_list))
         if not reply.get("ok"):
             raise RemoteError(reply.get("error", f"{self.name} failed"))
         return reply["results"]
 
-    def __call__(self, *args, timeout: float = 5.0):
-        return self.map([list(args)], timeout_per_call=timeout)[0]
+    def __call__(self, *args, timeout: float = 5.0, tuples_at_depth: int | None = None):
+        return self.map(
+            [list(args)], timeout_per_call=timeout, overhead=0.0, tuples_at_depth=tuples_at_depth
+        )[0]
 
 
 def remote_function(name: str) -> RemoteFunction:

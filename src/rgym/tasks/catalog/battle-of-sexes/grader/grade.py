@@ -32,7 +32,9 @@ def main(args):
     histories: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     totals = [0.0] * n
     for r in range(rounds):
-        row_moves = strategy.map([[h] for h in histories], timeout_per_call=0.005)
+        row_moves = strategy.map(
+            [[h] for h in histories], timeout_per_call=0.005, tuples_at_depth=2
+        )
         for g, (h, move) in enumerate(zip(histories, row_moves, strict=True)):
             row = check_move(move, g, r)
             col = column_move(h, rng)

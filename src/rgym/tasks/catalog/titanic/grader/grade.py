@@ -7,23 +7,24 @@ from rgym_grade import Invalid
 
 def main(args):
     truth = pd.read_csv(args.private / f"{args.split}.csv")
+    wanted = pd.read_csv(args.public / "test.csv", usecols=["PassengerId"])["PassengerId"]
     sub = rgym_grade.read_csv(args.artifact, ["PassengerId", "Survived"])
     if sub["PassengerId"].duplicated().any():
         dup = sub.loc[sub["PassengerId"].duplicated(), "PassengerId"].iloc[0]
         raise Invalid(f"submission.csv lists PassengerId {dup} more than once")
-    merged = truth.merge(sub, on="PassengerId", how="left", suffixes=("_true", ""))
-    missing = merged["Survived"].isna().sum()
-    if missing:
-        example = merged.loc[merged["Survived"].isna(), "PassengerId"].iloc[0]
+    sub = sub.set_index("PassengerId")
+    # Every check covers all of data/test.csv, so no message tells which passengers are dev.
+    missing = wanted[~wanted.isin(sub.index)]
+    if len(missing):
         raise Invalid(
-            f"submission.csv has no prediction for {missing} passenger(s) of data/test.csv "
-            f"(e.g. PassengerId {example}); predict every row of data/test.csv"
+            f"submission.csv has no prediction for {len(missing)} of the {len(wanted)} "
+            f"passengers of data/test.csv (e.g. PassengerId {missing.iloc[0]}); predict every row"
         )
-    pred = pd.to_numeric(merged["Survived"], errors="coerce")
+    pred = pd.to_numeric(sub.loc[wanted, "Survived"], errors="coerce")
     if pred.isna().any() or not pred.isin([0, 1]).all():
         raise Invalid("the Survived column must hold 0 or 1 for every passenger")
-    acc = float((pred.astype(int) == merged["Survived_true"]).mean())
-    return {"accuracy": acc, "n": len(merged)}
+    acc = float((pred.loc[truth["PassengerId"]].to_numpy() == truth["Survived"].to_numpy()).mean())
+    return {"accuracy": acc, "n": len(truth)}
 
 
 if __name__ == "__main__":

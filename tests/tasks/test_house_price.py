@@ -1,0 +1,223 @@
+"""house-price and house-price-l1: real graders and sandboxes on the `tiny` variant (400 houses).
+
+The submission is joined on Id; labels of dev and test never reach the workspace; every
+malformed submission is a typed outcome with a message.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rgym
+from rgym.grading.runner import GradeStatus
+from rgym.tasks.data import prepare_data
+from rgym.tasks.registry import get_task
+from rgym.tasks.verify import verify_task
+from tests.tasks.conftest import requires_bwrap
+
+pytestmark = requires_bwrap
+
+TASK = "house-price"
+
+
+@pytest.fixture(scope="module")
+def data(rgym_cache):
+    return prepare_data(get_task(TASK), "tiny")
+
+
+@pytest.fixture(scope="module")
+def test_ids(data):
+    return pd.read_csv(data.public / "test.csv")["Id"].to_numpy()
+
+
+def csv(ids, prices, header="Id,SalePrice") -> dict[str, str]:
+    rows = "".join(f"{i},{p}\n" for i, p in zip(ids, prices, strict=True))
+    return {"submission.csv": f"{header}\n{rows}"}
+
+
+def test_reference_beats_baseline_and_baseline_reproduces():
+    spec = get_task(TASK)
+    row = verify_task(spec, "tiny")
+    assert row.ok, row.problems
+    assert row.reference.score > row.baseline.score
+    assert row.baseline.score == pytest.approx(spec.baseline_score("tiny"), abs=1e-4)
+
+
+def test_splits_are_seeded_disjoint_and_labels_stay_private(data, tmp_path):
+    train = pd.read_csv(data.public / "train.csv")
+    test = pd.read_csv(data.public / "test.csv")
+    dev_lab = pd.read_csv(data.private / "dev.csv")
+    test_lab = pd.read_csv(data.private / "test.csv")
+    assert "SalePrice" in train.columns and "SalePrice" not in test.columns
+    assert sorted(p.name for p in data.public.iterdir()) == ["test.csv", "train.csv"]
+    assert set(dev_lab.Id).isdisjoint(test_lab.Id)
+    assert set(dev_lab.Id) | set(test_lab.Id) == set(test.Id)
+    assert set(train.Id).isdisjoint(test.Id)
+    assert len(train) + len(test) == 400
+    # the same seed gives the same files
+    module_spec = importlib.util.spec_from_file_location(
+        "rgym_test_hp_prepare", get_task(TASK).path("prepare.py")
+    )
+    recipe = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(recipe)
+    for run in ("a", "b"):
+        (tmp_path / run / "pub").mkdir(parents=True)
+        (tmp_path / run / "priv").mkdir()
+        recipe.prepare(
+            tmp_path / run / "pub", tmp_path / run / "priv", seed=42, variant="tiny", rows=400
+        )
+    for rel in ("pub/train.csv", "pub/test.csv", "priv/dev.csv", "priv/test.csv"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+        assert (tmp_path / "a" / rel).read_bytes() == (
+            data.public if rel.startswith("pub") else data.private
+        ).joinpath(rel.split("/")[1]).read_bytes()
+
+
+def test_scores_join_on_id_not_on_row_order(test_ids, grade_files):
+    rng = np.random.default_rng(0)
+    prices = rng.uniform(1e5, 3e5, len(test_ids)).round()
+    straight = grade_files(TASK, csv(test_ids, prices))
+    order = rng.permutation(len(test_ids))
+    shuffled = grade_files(TASK, csv(test_ids[order], prices[order]))
+    again = grade_files(TASK, csv(test_ids, prices))
+    assert straight.ok, straight.message
+    assert shuffled.score == pytest.approx(straight.score)
+    assert again.score == straight.score
+    assert set(straight.metrics) >= {"r2", "rmse"}
+
+
+def test_perfect_predictions_score_one(data, test_ids, grade_files):
+    truth = pd.concat(
+        [pd.read_csv(data.private / "dev.csv"), pd.read_csv(data.private / "test.csv")]
+    ).set_index("Id")["SalePrice"]
+    g = grade_files(TASK, csv(test_ids, truth.loc[test_ids].to_numpy()), split="test")
+    assert g.ok and g.score == pytest.approx(1.0) and g.metrics["rmse"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "needle"),
+    [
+        (lambda ids: {}, GradeStatus.no_artifact, "No submission.csv"),
+        (lambda ids: {"submission.csv": ""}, GradeStatus.invalid_artifact, "empty"),
+        (
+            lambda ids: {"submission.csv": b"\x00\xff\x00garbage"},
+            GradeStatus.invalid_artifact,
+            "submission.csv",
+        ),
+        (
+            lambda ids: csv(ids, [1.0] * len(ids), header="Id,Price"),
+            GradeStatus.invalid_artifact,
+            "SalePrice",
+        ),
+        (
+            lambda ids: {"submission.csv": "Id,SalePrice\n"},
+            GradeStatus.invalid_artifact,
+            "no row for 120 of the 120 houses",
+        ),
+        (
+            lambda ids: csv(ids[:-5], [1.0] * (len(ids) - 5)),
+            GradeStatus.invalid_artifact,
+            "no row for 5 of the 120 houses",
+        ),
+        (
+            lambda ids: csv(list(ids) + [ids[0]], [1.0] * (len(ids) + 1)),
+            GradeStatus.invalid_artifact,
+            "more than once",
+        ),
+        (
+            lambda ids: csv(ids, ["cheap"] + [1.0] * (len(ids) - 1)),
+            GradeStatus.invalid_artifact,
+            "finite number",
+        ),
+        (
+            lambda ids: csv(ids, ["inf"] + [1.0] * (len(ids) - 1)),
+            GradeStatus.invalid_artifact,
+            "finite number",
+        ),
+        (
+            lambda ids: csv(ids, ["nan"] + [1.0] * (len(ids) - 1)),
+            GradeStatus.invalid_artifact,
+            "finite number",
+        ),
+        (
+            lambda ids: csv(["house-1"] + list(ids[1:]), [1.0] * len(ids)),
+            GradeStatus.invalid_artifact,
+            "not a whole number",
+        ),
+        (
+            lambda ids: csv([f"{ids[0]}.5"] + list(ids[1:]), [1.0] * len(ids)),
+            GradeStatus.invalid_artifact,
+            "not a whole number",
+        ),
+    ],
+    ids=[
+        "missing",
+        "empty",
+        "binary",
+        "wrong-column",
+        "header-only",
+        "missing-rows",
+        "duplicate-id",
+        "text-price",
+        "inf-price",
+        "nan-price",
+        "text-id",
+        "fractional-id",
+    ],
+)
+def test_malformed_submissions_get_a_typed_outcome(make, status, needle, test_ids, grade_files):
+    g = grade_files(TASK, make(test_ids))
+    assert g.status == status, g.message
+    assert needle in g.message
+
+
+def test_fake_label_files_in_the_workspace_cannot_change_the_score(data, test_ids, grade_files):
+    env = rgym.make(TASK, variant="tiny")
+    try:
+        env.reset(seed=0)
+        obs = env.step("echo 'Id,SalePrice' > data/test.csv")[0]
+        assert "Read-only" in obs
+        obs = env.step("validate")[0]
+        assert "no_artifact" in obs and "submission.csv" in obs
+        env.step("python baseline.py")
+        baseline_csv = (env.workspace / "submission.csv").read_text()
+        # fake answers everywhere an evaluator might look; a fake grader next to them
+        env.step(
+            "cp submission.csv answer.csv && cp submission.csv dev.csv && "
+            "cp submission.csv test.csv && mkdir -p private grader && "
+            "cp submission.csv private/dev.csv && cp submission.csv private/test.csv && "
+            'echo \'print("RGYM_RESULT {\\"metrics\\": {\\"r2\\": 1}}")\' '
+            "> grader/grade.py"
+        )
+        env.step("validate")
+        honest = grade_files(TASK, {"submission.csv": baseline_csv})
+        assert env.dev_scores == [pytest.approx(honest.score)]
+        assert honest.score < 0.9
+        env.step("rm submission.csv")
+        info = env.step("submit")[4]
+        assert info["exit_status"] == "no_artifact"
+    finally:
+        env.close()
+
+
+def test_l1_has_no_baseline_code_but_the_same_data_and_grader(data, test_ids, grade_files):
+    l1 = get_task("house-price-l1")
+    l1_data = prepare_data(l1, "tiny")
+    for name in ("train.csv", "test.csv"):
+        assert (l1_data.public / name).read_bytes() == (data.public / name).read_bytes()
+    for name in ("dev.csv", "test.csv"):
+        assert (l1_data.private / name).read_bytes() == (data.private / name).read_bytes()
+    files = csv(test_ids, np.full(len(test_ids), 180000.0) + np.arange(len(test_ids)))
+    assert grade_files(l1, files).score == grade_files(TASK, files).score
+    env = rgym.make("house-price-l1", variant="tiny")
+    try:
+        prompt, _ = env.reset(seed=0)
+        assert sorted(p.name for p in env.workspace.iterdir()) == ["data"]
+        assert "0.873" in prompt  # the baseline to beat is stated
+        assert "baseline.py" not in prompt
+    finally:
+        env.close()
