@@ -6,8 +6,11 @@ first use, so importing rgym.agent stays cheap."""
 from rgym.agent.base import Agent, AgentStats, StepCallback
 from rgym.agent.replay import ReplayAgent, load_actions
 
-_LAZY = {"DefaultAgent": "rgym.agent.loop", "AgentConfig": "rgym.agent.config",
-         "make_default_agent": "rgym.agent.factory"}
+_LAZY = {
+    "DefaultAgent": "rgym.agent.loop",
+    "AgentConfig": "rgym.agent.config",
+    "make_default_agent": "rgym.agent.factory",
+}
 
 
 def __getattr__(name: str):
@@ -18,5 +21,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'rgym.agent' has no attribute {name!r}")
 
 
-__all__ = ["Agent", "AgentConfig", "AgentStats", "DefaultAgent", "ReplayAgent", "StepCallback",
-           "load_actions", "make_default_agent"]
+__all__ = [
+    "Agent",
+    "AgentConfig",
+    "AgentStats",
+    "DefaultAgent",
+    "ReplayAgent",
+    "StepCallback",
+    "load_actions",
+    "make_default_agent",
+]

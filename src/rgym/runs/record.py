@@ -2,7 +2,8 @@
 
 events.jsonl is append-only, one JSON object a line, flushed as each event happens, so a crashed
 run can still be read. Every event carries `schema_version`, a sequence number and a time.
-Event types: reset, action, observation, evaluation, model_call, budget, error, note.
+Event types: reset, action, thought, observation, evaluation, model_call, format_error, budget,
+error, note.
 """
 
 from __future__ import annotations

@@ -142,6 +142,7 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
             sandbox=config.sandbox,
             budget=config.budget,
             record=record,
+            tool_dirs=getattr(agent, "tool_dirs", None),
         )
         obs, info = env.reset(seed=config.seed)
         if on_start:

@@ -1,0 +1,198 @@
+"""The default research agent: query -> parse -> execute -> record, until the episode ends.
+
+Each turn the history is fitted to the context window, the ledger checks that the call's worst
+case fits every budget (and refuses it if not), the reply is parsed into one action (an unusable
+reply is re-asked with the reason, up to `max_reasks` times in a row), and the action goes to
+the env (or, for memory commands, to the host-side memory). Budgets the env does not track
+(tokens, cost, a wall clock that runs out during a model call), unusable replies, a failing model
+and a context that cannot fit all end the episode through `env.exhaust(<kind>)`, so the artefact
+is scored and the exit status says why (`auto_submitted:cost`, `...:format_error`, ...).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rgym.agent import state
+from rgym.agent.base import AgentStats, StepCallback
+from rgym.agent.config import DEFAULT_CONTEXT_WINDOW, AgentConfig
+from rgym.agent.history import ContextOverflow, History, truncate
+from rgym.agent.memory import MemoryStore
+from rgym.agent.parsing import (
+    FormatError,
+    assistant_message,
+    observation_message,
+    parse_text,
+    parse_tool_calls,
+)
+from rgym.agent.prompts import Prompts
+from rgym.agent.tools import by_name, command_docs, install, openai_tools, tools_dir
+from rgym.budget import Budget
+from rgym.errors import BudgetExceeded
+from rgym.models.base import Model, ModelError
+from rgym.models.ledger import Ledger
+
+INSTALLED = "the env was made without the agent's tool_dirs; the tools were installed into it"
+
+
+class DefaultAgent:
+    name = "default"
+
+    def __init__(self, model: Model, config: AgentConfig | None = None) -> None:
+        self.model, self.config = model, config or AgentConfig()
+        self.model_name = model.name
+        self.specs = by_name(memory=self.config.memory)
+        self.markers = {s.name: s.end_marker for s in self.specs.values() if s.end_marker}
+        self.tools = openai_tools(self.specs) if self.config.protocol == "tools" else None
+        self.tool_dirs = [tools_dir(self.config.window)]
+        """Pass to ResearchEnv(tool_dirs=...) so the sandbox has the tools from the start."""
+        self.prompts = Prompts(self.config.templates_dir)
+        self.ledger = Ledger(Budget())
+
+    @property
+    def stats(self) -> AgentStats:
+        """What was spent so far: the sums of the run's model_call events."""
+        return AgentStats(**self.ledger.totals())
+
+    def run(
+        self, env, observation: str, info: dict[str, Any], *, on_step: StepCallback | None = None
+    ) -> AgentStats:
+        self.env, self.on_step, self.done, self.host_steps, self.cap = env, on_step, False, 0, None
+        self.sink = env.record.event if getattr(env, "record", None) is not None else None
+        wall, used = env.budget.max_wall_seconds, info.get("budget", {}).get("wall_seconds", 0)
+        deadline = time.monotonic() + wall - used if wall else None
+        self.ledger = Ledger(env.budget, self.sink, retry=self.config.retry, deadline=deadline)
+        self.memory = MemoryStore.for_env(env) if self.config.memory else None
+        if getattr(env, "sandbox", None) is not None and install(env, self.tool_dirs[0]):
+            self.event("note", message=INSTALLED)
+        if getattr(self.model, "price_note", ""):
+            self.event("note", message=self.model.price_note)
+        c, limits = self.config, getattr(getattr(env, "variant", None), "limits", None)
+        self.history = History(c.history_keep, self.model.count_tokens)
+        self.history.add(
+            "system",
+            self.prompts.message(
+                "system",
+                "system",
+                command_docs=command_docs(self.specs),
+                window=c.window,
+                protocol=c.protocol,
+                memory=c.memory,
+                command_timeout=f"{getattr(limits, 'command_timeout', 0):g}",
+            ),
+        )
+        self.history.add(
+            "task", self.prompts.message("user", "task", task=observation, **self.footer())
+        )
+        while not self.done:
+            self.step()
+        return self.stats
+
+    def step(self) -> None:
+        got = self.query()
+        if got is None:
+            return
+        thought, action, reply = got
+        self.history.add("reply", reply)
+        step = self.env.steps + self.host_steps + 1
+        if thought:
+            self.event("thought", step=step, thought=thought)
+        out = self.memory.run(action) if self.memory is not None else None
+        if out is not None:  # memory lives on the host, not in the sandbox
+            self.host_steps += 1
+            self.event("action", step=step, action=action, host=True)
+            self.event("observation", step=step, observation=out, host=True)
+            obs, terminated, truncated, info = out, False, False, {}
+        else:
+            obs, _, terminated, truncated, info = self.env.step(action)
+        if self.on_step:
+            self.on_step(step, action, obs, info)
+        if terminated or truncated:
+            self.done = True
+            return
+        obs = truncate(obs, self.config.max_observation_chars)
+        text = self.prompts.render("next_step", observation=obs, **self.footer())
+        self.history.add("observation", observation_message(text, reply))
+
+    def query(self) -> tuple[str, str, dict[str, Any]] | None:
+        """The next (thought, action, reply message), or None when the episode has ended."""
+        extra: list[dict[str, Any]] = []  # a re-ask: the bad reply and why; never kept
+        reasks = shrinks = 0
+        while True:
+            steps = self.env.steps + self.host_steps
+            kind = self.ledger.exhausted() or (
+                "steps" if steps >= self.env.budget.max_steps else None
+            )
+            if kind:
+                return self.stop(kind)
+            try:
+                messages, tokens = self.history.render(self.prompt_limit())
+            except ContextOverflow as e:
+                return self.stop("context", str(e))
+            tokens += sum(self.history.tokens(m) for m in extra)
+            try:
+                resp = self.ledger.query(
+                    self.model,
+                    messages + extra,
+                    self.tools,
+                    step=steps + 1,
+                    prompt_tokens=tokens,
+                    purpose="reask" if extra else "action",
+                )
+            except BudgetExceeded as e:
+                return self.stop(e.kind)
+            except ModelError as e:
+                if e.kind == "context_window" and shrinks < 3:  # the server knows better
+                    shrinks, self.cap = shrinks + 1, int(tokens * 0.7)
+                    continue
+                return self.stop("model_error", str(e))
+            try:
+                thought, action = (
+                    parse_tool_calls(resp, self.specs)
+                    if self.tools
+                    else parse_text(resp.content, self.markers)
+                )
+                return (
+                    thought,
+                    action,
+                    assistant_message(resp, bool(self.tools), f"call_{steps + 1}"),
+                )
+            except FormatError as e:
+                self.event("format_error", step=steps + 1, reason=str(e), reask=reasks + 1)
+                if reasks >= self.config.max_reasks:
+                    return self.stop(
+                        "format_error", f"{reasks + 1} unusable replies in a row; the last: {e}"
+                    )
+                reasks += 1
+                extra = [
+                    {"role": "assistant", "content": resp.content or "(a tool call)"},
+                    self.prompts.message(
+                        "user",
+                        "format_error",
+                        reason=str(e),
+                        protocol=self.config.protocol,
+                        left=self.config.max_reasks - reasks + 1,
+                    ),
+                ]
+
+    def stop(self, kind: str, message: str = "") -> None:
+        """End the episode for `kind`; the env submits and scores the artefact."""
+        if message:
+            self.event("error", kind=kind, message=message)
+        self.env.exhaust(kind)
+        self.done = True
+
+    def prompt_limit(self) -> int:
+        window = self.config.context_window or self.model.context_window or DEFAULT_CONTEXT_WINDOW
+        limit = window - min(self.model.max_output_tokens, window // 4)
+        return min(limit, self.cap) if self.cap else limit
+
+    def footer(self) -> dict[str, Any]:
+        step = self.env.steps + self.host_steps
+        values = state.footer(self.env, self.ledger.remaining(), step)
+        return {"open_file": None, "cwd": None, **values, **state.probe(self.env)}
+
+    def event(self, type_: str, **data: Any) -> None:
+        if self.sink is not None:
+            self.sink(type_, **data)

@@ -1,0 +1,30 @@
+"""The agent's prompts: jinja2 templates in this folder, each overridable by a file of the same
+name in the agent option `templates_dir` (system, task, next_step, format_error, footer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+HERE = Path(__file__).parent
+NAMES = ("system", "task", "next_step", "format_error")
+
+
+class Prompts:
+    def __init__(self, templates_dir: Path | str | None = None) -> None:
+        loaders = [jinja2.FileSystemLoader(str(templates_dir))] if templates_dir else []
+        env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader([*loaders, jinja2.FileSystemLoader(str(HERE))]),
+            keep_trailing_newline=False,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+        )
+        self.templates = {n: env.get_template(f"{n}.jinja") for n in NAMES}
+
+    def render(self, name: str, **values: Any) -> str:
+        return self.templates[name].render(**values).strip()
+
+    def message(self, role: str, name: str, **values: Any) -> dict[str, Any]:
+        return {"role": role, "content": self.render(name, **values)}
