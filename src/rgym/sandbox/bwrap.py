@@ -13,14 +13,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import IO
 
 from rgym.errors import SandboxUnavailable
 from rgym.sandbox.base import AGENT_HOME, Backend, LaunchSpec, Mount, Process
-from rgym.sandbox.limits import ResourceJail
+from rgym.sandbox.limits import start_jailed
 
 AGENT_UID = 65534
 INSTALL_HINT = (
@@ -193,17 +192,12 @@ class BwrapBackend(Backend):
         stdout: int | IO | None,
         stderr: int | IO | None,
     ) -> Process:
-        jail = ResourceJail(spec.limits)
-        try:
-            p = subprocess.Popen(
-                self.command(spec),
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=spec.pass_fds,
-                preexec_fn=jail.preexec,
-            )
-        except OSError as e:
-            jail.close()
-            raise SandboxUnavailable(f"could not start bubblewrap: {e}") from e
-        return Process(p, cleanup=jail.close, limits_in_force=dict(jail.in_force))
+        return start_jailed(
+            self.command(spec),
+            spec.limits,
+            "bubblewrap",
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=spec.pass_fds,
+        )

@@ -10,10 +10,12 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
-from rgym.sandbox.base import SandboxLimits
+from rgym.errors import SandboxUnavailable
+from rgym.sandbox.base import Process, SandboxLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -168,3 +170,14 @@ class ResourceJail:
             except OSError:
                 shutil.rmtree(cg, ignore_errors=True)
         self.paths = []
+
+
+def start_jailed(argv: list[str], limits: SandboxLimits, what: str, **popen: object) -> Process:
+    """Start `argv` inside a fresh ResourceJail; the jail is torn down with the process."""
+    jail = ResourceJail(limits)
+    try:
+        p = subprocess.Popen(argv, preexec_fn=jail.preexec, **popen)
+    except OSError as e:
+        jail.close()
+        raise SandboxUnavailable(f"could not start {what}: {e}") from e
+    return Process(p, cleanup=jail.close, limits_in_force=dict(jail.in_force))

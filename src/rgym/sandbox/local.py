@@ -9,13 +9,11 @@ can read: a score from this backend is not a trustworthy score.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import IO
 
-from rgym.errors import SandboxUnavailable
 from rgym.sandbox.base import Backend, LaunchSpec, Mount, Process
-from rgym.sandbox.limits import ResourceJail
+from rgym.sandbox.limits import start_jailed
 
 WARNING = (
     "sandbox 'local': NO ISOLATION — the agent's code runs as you, with your files and network"
@@ -67,21 +65,16 @@ class LocalBackend(Backend):
             env["RGYM_START_DIR"] = str(self._host_path(spec, env["RGYM_START_DIR"]))
         env["RGYM_STATE_DIR"] = str(cwd.parent / f".rgym-state-{os.getpid()}-{id(spec)}")
         env["HOME"] = str(cwd.parent)
-        jail = ResourceJail(spec.limits)
-        try:
-            p = subprocess.Popen(
-                spec.argv,
-                cwd=cwd,
-                env=env,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=spec.pass_fds,
-                preexec_fn=jail.preexec,
-            )
-        except OSError as e:
-            jail.close()
-            raise SandboxUnavailable(f"could not start a local process: {e}") from e
-        return Process(
-            p, cleanup=jail.close, limits_in_force={**jail.in_force, "isolation": "none"}
+        proc = start_jailed(
+            spec.argv,
+            spec.limits,
+            "a local process",
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=spec.pass_fds,
         )
+        proc.limits_in_force["isolation"] = "none"
+        return proc
