@@ -119,3 +119,18 @@ def test_game_history_reaches_the_strategy_as_tuples(bos):
     )
     info = bos.step("submit")[4]
     assert info["exit_status"] == "submitted", info
+
+
+def test_a_command_cannot_outlive_the_wall_clock_budget():
+    import time
+
+    env = rgym.make("battle-of-sexes", budget=Budget(max_wall_seconds=3))
+    try:
+        env.reset()
+        start = time.monotonic()
+        obs, _, terminated, truncated, info = env.step("sleep 60")
+        assert time.monotonic() - start < 15
+        assert truncated and info["exit_status"] == "auto_submitted:wall"
+        assert "timed out" in obs
+    finally:
+        env.close()

@@ -216,7 +216,10 @@ class ResearchEnv(gymnasium.Env[str, str]):
             obs, reward = self._validate()
         else:
             try:
-                res = self.sandbox.exec(action, timeout=self.variant.limits.command_timeout)
+                # a command may not outlive the wall-clock budget: the budget is a limit
+                left = self.budget.max_wall_seconds - (time.monotonic() - self._start)
+                timeout = max(0.1, min(self.variant.limits.command_timeout, left))
+                res = self.sandbox.exec(action, timeout=timeout)
             except SandboxUnavailable as e:
                 self.exit_status = ExitStatus.infra_error
                 self._done = True
