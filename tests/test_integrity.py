@@ -84,3 +84,18 @@ def test_answers_are_not_in_the_agent_sandbox():
         assert "_data" not in obs
     finally:
         env.close()
+
+
+def test_a_directory_artifact_with_a_link_is_refused(tmp_path):
+    from rgym.grading import GradeStatus, check_artifact
+    from rgym.tasks.spec import Artifact
+
+    spec = rgym.spec("titanic").model_copy(
+        update={"artifact": Artifact(path="ckpt", kind="directory")}
+    )
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "weights.bin").write_bytes(b"x")
+    assert check_artifact(spec, tmp_path) is None
+    (tmp_path / "ckpt" / "answers.csv").symlink_to("/private/test.csv")
+    status, message = check_artifact(spec, tmp_path)
+    assert status == GradeStatus.invalid_artifact and "symbolic link" in message

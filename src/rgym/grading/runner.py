@@ -70,6 +70,13 @@ def check_artifact(spec: TaskSpec, workspace: Path) -> tuple[GradeStatus, str] |
     if art.kind == "directory":
         if not path.is_dir() or not any(path.iterdir()):
             return GradeStatus.invalid_artifact, f"{art.path} must be a non-empty folder."
+        # a link could make the grader read its own private files as if they were the artefact
+        links = [p for p in path.rglob("*") if p.is_symlink()]
+        if links:
+            return GradeStatus.invalid_artifact, (
+                f"{art.path} contains symbolic links ({links[0].relative_to(workspace)}); "
+                "copy the files in instead."
+            )
         return None
     if not path.is_file():
         return GradeStatus.invalid_artifact, f"{art.path} must be a file, not a folder."
