@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,13 @@ def load_actions(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise ConfigError(f"actions file {path} does not exist")
     if path.name.endswith(".jsonl"):
-        acts = []
-        for line in path.read_text().splitlines():
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if ev.get("type") == "action":
-                acts.append({"action": ev["action"], "thought": ev.get("thought", "")})
-        return acts
+        from rgym.runs.record import iter_events
+
+        return [
+            {"action": ev["action"], "thought": ev.get("thought", "")}
+            for ev in iter_events(path)
+            if ev.get("type") == "action"
+        ]
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -16,6 +16,7 @@ import yaml
 
 from rgym.errors import ConfigError
 from rgym.models.scripted import ScriptedConfig, ScriptedModel
+from rgym.runs.record import iter_events
 
 
 def load_replies(path: Path) -> list[dict[str, Any]]:
@@ -29,17 +30,11 @@ def load_replies(path: Path) -> list[dict[str, Any]]:
             "events.jsonl, an MLGym .traj or a YAML/JSON list of replies"
         )
     if path.name.endswith(".jsonl"):
-        replies = []
-        for line in path.read_text().splitlines():
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line
-            if ev.get("type") == "model_call" and ev.get("outcome") == "ok":
-                replies.append(
-                    {"content": ev.get("content") or "", "tool_calls": ev.get("tool_calls") or []}
-                )
-        return replies
+        return [
+            {"content": ev.get("content") or "", "tool_calls": ev.get("tool_calls") or []}
+            for ev in iter_events(path)
+            if ev.get("type") == "model_call" and ev.get("outcome") == "ok"
+        ]
     if path.suffix == ".traj":
         history = json.loads(path.read_text()).get("history", [])
         return [

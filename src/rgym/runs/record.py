@@ -77,8 +77,10 @@ class RunRecord:
 
 
 def iter_events(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Events of a run, in order; a torn last line (a crash mid-write) is skipped."""
-    with (Path(run_dir) / "events.jsonl").open() as f:
+    """Events of a run (its folder or its events.jsonl), in order; a torn last line (a crash
+    mid-write) is skipped."""
+    path = Path(run_dir)
+    with (path if path.suffix == ".jsonl" else path / "events.jsonl").open() as f:
         for line in f:
             try:
                 yield json.loads(line)
