@@ -80,7 +80,7 @@ def test_missing_artifact_is_a_typed_exit_with_negative_reward(bos):
     bos.reset()
     bos.step("rm strategy.py")
     obs, reward, terminated, _, info = bos.step("submit")
-    assert terminated and info["exit_status"] == "no_artifact"
+    assert terminated and info["exit_status"] == "no_artifact" and info["ended_by"] == "submit"
     assert reward < 0
     assert "strategy.py" in obs
 
@@ -132,5 +132,15 @@ def test_a_command_cannot_outlive_the_wall_clock_budget():
         assert time.monotonic() - start < 15
         assert truncated and info["exit_status"] == "auto_submitted:wall"
         assert "timed out" in obs
+    finally:
+        env.close()
+
+
+def test_which_budget_ended_the_run_survives_a_failed_submission():
+    env = rgym.make("battle-of-sexes", budget=Budget(max_steps=1))
+    try:
+        env.reset()
+        info = env.step("rm strategy.py")[4]
+        assert info["exit_status"] == "no_artifact" and info["ended_by"] == "steps"
     finally:
         env.close()

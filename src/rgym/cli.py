@@ -245,7 +245,15 @@ def _summary(r) -> None:
     t.add_column(style="bold")
     t.add_column()
     status_style = "green" if r.exit_status.startswith(("submitted", "auto_submitted")) else "red"
-    t.add_row("exit status", f"[{status_style}]{r.exit_status}[/]")
+    t.add_row(
+        "exit status",
+        f"[{status_style}]{r.exit_status}[/]"
+        + (f" (ended by {r.ended_by})" if r.ended_by not in (None, "submit") else ""),
+    )
+    sandbox = r.sandbox + (
+        "  [bold red](NO ISOLATION: not a trustworthy score)[/]" if r.sandbox == "local" else ""
+    )
+    t.add_row("sandbox", sandbox)
     if r.message:
         t.add_row("message", r.message[:300])
     t.add_row("dev scores", ", ".join(f"{s:.4f}" for s in r.dev_scores) or "—")

@@ -290,6 +290,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
         g = self._grade("test")
         self.test_grade = g
         self._done = True
+        self.ended_by = status.split(":", 1)[1] if ":" in status else "submit"
         if g.ok:
             self.exit_status = status
             norm = self.normalise(g.score)
@@ -325,6 +326,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
             "task": self.spec_.id,
             "variant": self.variant_name,
             "exit_status": str(self.exit_status) if self.exit_status else None,
+            "ended_by": getattr(self, "ended_by", None),
             "dev_score": self.dev_scores[-1] if self.dev_scores else None,
             "best_dev_score": self.best_dev,
             "test_score": tg.score if tg else None,

@@ -67,6 +67,8 @@ class RunResult(BaseModel):
     seed: int
     sandbox: str
     exit_status: str
+    ended_by: str | None = None
+    """What ended the episode: submit, or the budget that ran out (kept when nothing scored)."""
     message: str = ""
     metric: str
     direction: str
@@ -187,6 +189,7 @@ def _result(config, spec, agent, record, env, stats, status, message, seconds) -
         seed=config.seed,
         sandbox=config.sandbox,
         exit_status=str(status or (env.exit_status if env else ExitStatus.infra_error)),
+        ended_by=getattr(env, "ended_by", None),
         message=message,
         metric=spec.metric.name,
         direction=str(spec.metric.direction),
