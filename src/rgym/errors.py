@@ -49,9 +49,5 @@ class BudgetExceeded(RgymError):
         self.kind, self.used, self.limit = kind, used, limit
 
 
-class GraderError(RgymError):
-    """The grader itself failed (not the artefact): an infrastructure failure."""
-
-
 class ConfigError(RgymError):
     """Bad run configuration or CLI input."""

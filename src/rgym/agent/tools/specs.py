@@ -141,8 +141,8 @@ SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "validate",
         "validate",
-        "Scores your current artefact on the dev split and shows the score next to the "
-        "baseline's. Limited: the number left is shown each time.",
+        "Scores your current artefact on the dev split (not the test split used for the "
+        "final score). Limited: the number left is shown each time.",
         where="env",
     ),
     ToolSpec(
