@@ -154,3 +154,13 @@ def test_read_and_write_file_round_trip(sandbox, workspace):
     assert (workspace / "blob.bin").read_bytes() == payload
     with pytest.raises(FileNotFoundError):
         sandbox.read_file("/nope")
+
+
+def test_userns_failure_hint_only_for_unprivileged_runs():
+    backend = get_backend("bwrap")
+    msg = "bwrap: setting up uid map: Permission denied"
+    backend.as_root = False
+    assert "apparmor_restrict_unprivileged_userns" in backend.hint(msg)
+    assert backend.hint("bwrap: Can't find source path /x") == ""
+    backend.as_root = True
+    assert backend.hint(msg) == ""

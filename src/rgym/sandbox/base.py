@@ -92,6 +92,10 @@ class Backend(ABC):
     def visible_path(self, mount: Mount) -> str:
         """Where the sandboxed process sees `mount` (its dst under isolation, its src locally)."""
 
+    def hint(self, stderr: str) -> str:
+        """Advice for a start-up failure, appended to the error (empty when there is none)."""
+        return ""
+
     def python(self) -> str:
         """The interpreter the sandboxed process runs Python with."""
         return sys.executable
@@ -144,7 +148,9 @@ class EpisodeSandbox:
         if not hello or not json.loads(hello).get("ready"):
             self.process.kill()
             err = self._p.stderr.read().decode(errors="replace")[-2000:]
-            raise SandboxUnavailable(f"the {backend.name} sandbox did not start: {err.strip()}")
+            raise SandboxUnavailable(
+                f"the {backend.name} sandbox did not start: {err.strip()}{backend.hint(err)}"
+            )
 
     @property
     def limits_in_force(self) -> dict:

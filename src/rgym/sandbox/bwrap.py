@@ -87,6 +87,19 @@ class BwrapBackend(Backend):
     def visible_path(self, mount: Mount) -> str:
         return mount.dst
 
+    def hint(self, stderr: str) -> str:
+        if self.as_root or not any(
+            s in stderr for s in ("uid map", "namespace", "Operation not permitted")
+        ):
+            return ""
+        return (
+            "\nUnprivileged user namespaces seem to be disabled on this host. On Ubuntu 23.10+ "
+            "AppArmor restricts them: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
+            " (or install an AppArmor profile for bwrap); elsewhere check "
+            "`sysctl kernel.unprivileged_userns_clone`. Running rgym as root also works, or "
+            "`--sandbox local` without isolation."
+        )
+
     def command(self, spec: LaunchSpec) -> list[str]:
         args = [
             self.bwrap,
