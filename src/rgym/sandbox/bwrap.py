@@ -95,7 +95,8 @@ class BwrapBackend(Backend):
         return (
             "\nUnprivileged user namespaces seem to be disabled on this host. On Ubuntu 23.10+ "
             "AppArmor restricts them: "
-            "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or install an AppArmor profile for bwrap); elsewhere check "
+            "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` "
+            "(or install an AppArmor profile for bwrap); elsewhere check "
             "`sysctl kernel.unprivileged_userns_clone`. Running rgym as root also works, or "
             "`--sandbox local` without isolation."
         )
