@@ -114,7 +114,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
                 dst = self.workspace / src.name
                 (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
         (self.workspace / "data").mkdir(exist_ok=True)
-        self._give_to_agent(self.workspace)
+        self.give_to_agent(self.workspace)
         res = self.variant.resources
         tools = [Mount(d, f"/opt/rgym-tools/{i}") for i, d in enumerate(self.tool_dirs)]
         path_dirs = [self.backend.visible_path(m) for m in tools]
@@ -163,7 +163,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
 
         return [str(p) for p in package_dirs(self.spec_.data.private_packages)]
 
-    def _give_to_agent(self, path: Path) -> None:
+    def give_to_agent(self, path: Path) -> None:
+        """Make files rgym put in the workspace the agent's own (it runs as another uid)."""
         uid = getattr(self.backend, "agent_uid", None)
         path.chmod(0o755)
         if uid is not None and uid != os.geteuid():

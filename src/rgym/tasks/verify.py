@@ -55,7 +55,7 @@ def score_solution(
         env.reset(seed=0)
         if solution.files:
             shutil.copytree(spec.path(solution.files), env.workspace, dirs_exist_ok=True)
-            env._give_to_agent(env.workspace)
+            env.give_to_agent(env.workspace)
         res = env.sandbox.exec(solution.command, timeout=env.variant.limits.command_timeout)
         env.steps += 1
         if res.exit_code != 0:
