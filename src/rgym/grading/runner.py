@@ -137,20 +137,6 @@ def _parse(stdout: str) -> dict | None:
     return None
 
 
-def _parse_mlgym(stdout: str) -> dict | None:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                metrics = json.loads(line.replace("'", '"'))
-            except json.JSONDecodeError:
-                continue
-            return {
-                "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
-            }
-    return None
-
-
 def grade(
     spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Backend, data: PreparedData
 ) -> Grade:
@@ -174,7 +160,9 @@ def grade(
             pids=256,
         )
         if gspec.kind == "mlgym":
-            launch = _mlgym_launch(spec, workspace, tmp, data, gspec.script, limits, backend)
+            from rgym.grading.mlgym import mlgym_launch
+
+            launch = mlgym_launch(spec, workspace, tmp, data, gspec.script, limits, backend)
         else:
             grader_dir = spec.path(gspec.script).parent
             mounts = [
@@ -229,7 +217,12 @@ def grade(
                 message=f"grading took longer than {gspec.timeout:g} s and was stopped.",
             )
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-        result = (_parse_mlgym if gspec.kind == "mlgym" else _parse)(stdout)
+        if gspec.kind == "mlgym":
+            from rgym.grading.mlgym import parse_mlgym
+
+            result = parse_mlgym(stdout)
+        else:
+            result = _parse(stdout)
         seconds = time.monotonic() - start
         if result is None:
             tail = (stderr or stdout).strip()[-1500:]
@@ -293,46 +286,6 @@ def _start_artifact_server(spec, backend, snap_dir, artifact, grader_launch):
     grader_launch.pass_fds = (from_art_r, to_art_w)
     grader_launch.env["RGYM_CALL_FDS"] = f"{from_art_r},{to_art_w}"
     return proc
-
-
-def _mlgym_launch(spec, workspace, tmp, data, script, limits, backend) -> LaunchSpec:
-    """An MLGym evaluate.py runs in a copy of the workspace whose evaluation and secret files come
-    from the task folder, never from the agent (secret files land at the workspace root)."""
-    work = tmp / "workspace"
-    shutil.copytree(workspace, work, symlinks=True)
-    extras = spec.mlgym
-    for rel in [
-        *(extras.evaluation_paths if extras else [script]),
-        *(extras.secret_files if extras else []),
-    ]:
-        src = _mlgym_source(spec, rel)
-        dst = work / Path(rel).name
-        if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, dst)
-    for p in [work, *work.rglob("*")]:
-        if not p.is_symlink():
-            p.chmod(0o777 if p.is_dir() else 0o666)
-    mount = Mount(work, "/home/agent/workspace", True)
-    return LaunchSpec(
-        argv=[backend.python(), Path(script).name],
-        mounts=[mount],
-        limits=limits,
-        cwd="/home/agent/workspace",
-    )
-
-
-def _mlgym_source(spec: TaskSpec, rel: str) -> Path:
-    """MLGym names evaluation files by their workspace path and ships them among starter_code
-    (paths from its repo root); find the task folder's own copy."""
-    direct = spec.path(rel)
-    if direct.exists() or spec.mlgym is None:
-        return direct
-    for starter in spec.mlgym.starter_code:
-        if Path(starter).name == Path(rel).name and spec.path(starter).exists():
-            return spec.path(starter)
-    return direct
 
 
 def better(a: float | None, b: float | None, direction: Direction) -> bool:
