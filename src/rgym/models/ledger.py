@@ -9,6 +9,13 @@ latency, attempt number, outcome: `ok`, `retry:<kind>` or `error:<kind>`), and t
 reports are the sums of exactly those events. Rate limits (429) and transient failures (5xx,
 timeouts, dropped connections) are retried with exponential backoff and jitter; auth, not-found and
 bad-request errors are not.
+
+The prompt estimate is local (a tokenizer or a character count), and a provider may count far
+more. So the ledger learns from what providers report: the worst case of the next call never
+uses fewer prompt tokens than the estimate scaled by the largest reported/estimated ratio seen,
+nor fewer than the largest prompt the provider has reported, and never fewer completion tokens
+than the largest completion seen. A provider that inflates its usage can cost one call more
+than expected, never a crossed limit.
 """
 
 from __future__ import annotations
@@ -54,6 +61,17 @@ class Ledger:
         self.sleep = sleep
         self.calls = self.prompt_tokens = self.completion_tokens = 0
         self.cost_usd = 0.0
+        self.prompt_ratio = 1.0
+        """The largest reported/estimated prompt-token ratio seen so far (at least 1)."""
+        self.max_reported_prompt = 0
+        self.max_reported_completion = 0
+
+    def worst_case_tokens(self, model: Model, prompt_tokens: int) -> tuple[int, int]:
+        """(prompt, completion) tokens the next call may use, corrected by reported usage."""
+        prompt = max(
+            prompt_tokens, int(prompt_tokens * self.prompt_ratio + 0.999), self.max_reported_prompt
+        )
+        return prompt, max(model.max_output_tokens, self.max_reported_completion)
 
     def totals(self) -> dict[str, Any]:
         """model_calls, prompt_tokens, completion_tokens, cost_usd: the sums of the events."""
@@ -87,7 +105,8 @@ class Ledger:
 
     def check(self, model: Model, prompt_tokens: int) -> None:
         """Raise BudgetExceeded if a call with this prompt could cross a limit."""
-        b, out = self.budget, model.max_output_tokens
+        b = self.budget
+        prompt_tokens, out = self.worst_case_tokens(model, prompt_tokens)
         used_tokens = self.prompt_tokens + self.completion_tokens
         if b.max_tokens is not None and used_tokens + prompt_tokens + out > b.max_tokens:
             self._refuse("tokens", used_tokens, prompt_tokens + out, b.max_tokens)
@@ -170,9 +189,20 @@ class Ledger:
                 resp.latency_s or time.monotonic() - start,
                 resp,
                 "ok",
+                estimated_prompt_tokens=prompt_tokens,
             )
+            self._learn(prompt_tokens, resp)
             return resp
         raise AssertionError("unreachable")
+
+    def _learn(self, estimated: int, resp: ModelResponse) -> None:
+        """Correct future worst cases by the usage the provider reported for this call."""
+        if resp.prompt_tokens and estimated > 0:
+            self.prompt_ratio = max(self.prompt_ratio, resp.prompt_tokens / estimated)
+        self.max_reported_prompt = max(self.max_reported_prompt, resp.prompt_tokens or 0)
+        self.max_reported_completion = max(
+            self.max_reported_completion, resp.completion_tokens or 0
+        )
 
     def _charge(
         self,

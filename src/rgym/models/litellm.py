@@ -32,7 +32,8 @@ def import_litellm():
         import litellm
     except ImportError:
         raise ConfigError(
-            "LLM models need litellm, which is not installed: pip install 'rgym[llm]'"
+            "LLM models need litellm, which is not installed: pip install 'litellm>=1.40' "
+            "(a default dependency of rgym: ./install.sh installs it)"
         ) from None
 
     litellm.suppress_debug_info = True

@@ -17,6 +17,7 @@ from rgym.agent.base import AgentStats, StepCallback
 from rgym.budget import Budget
 from rgym.env import ExitStatus, ResearchEnv
 from rgym.errors import RgymError, SandboxUnavailable
+from rgym.runs.integrity import Integrity, integrity_of
 from rgym.runs.record import RunRecord
 from rgym.tasks.registry import get_task
 
@@ -80,6 +81,8 @@ class RunResult(BaseModel):
     test_metrics: dict[str, float] = Field(default_factory=dict)
     normalised_score: float | None = None
     totals: RunTotals = Field(default_factory=RunTotals)
+    integrity: Integrity | None = None
+    """The conditions that produced the score (isolation, limits, seeds, grader, artefact)."""
 
 
 def make_agent(config: RunConfig, spec):
@@ -179,7 +182,12 @@ def _result(config, spec, agent, record, env, stats, status, message, seconds) -
     if tg is not None and not tg.ok and not message:
         message = tg.message
     agent_stats = getattr(agent, "stats", None) or stats
+    if env is not None:
+        integrity = integrity_of(env)
+    else:
+        integrity = Integrity(sandbox=config.sandbox, isolated=config.sandbox != "local")
     return RunResult(
+        integrity=integrity,
         run_id=record.run_id,
         run_dir=record.root,
         task_id=spec.id,
