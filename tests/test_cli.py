@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -71,3 +77,139 @@ def test_replay_actions_file_and_crashed_agent_record(tmp_path):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["exit_status"] == "auto_submitted:agent_stopped"
     assert result["sandbox"] == "local"
+
+
+# --- output in pipes, narrow terminals and scripts ---------------------------------------------
+
+
+def in_terminal(argv: list[str], width: int, cwd: Path) -> str:
+    """Run the real CLI with stdout and stderr a terminal (a pty) `width` columns wide; the
+    output with ANSI escapes removed."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env["TERM"] = "xterm"
+    p = subprocess.Popen([*RGYM, *argv], stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert p.wait(timeout=600) == 0, b"".join(chunks).decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode()).replace("\r", "")
+
+
+def task_ids(cwd: Path) -> list[str]:
+    return [r["id"] for r in json.loads(rgym("tasks", "--json", cwd=cwd).stdout)]
+
+
+def whole_words(text: str) -> set[str]:
+    return set(re.split(r"[\s│┃|]+", text))
+
+
+def test_tasks_in_a_pipe_are_plain_rows_with_whole_ids(tmp_path):
+    ids = task_ids(tmp_path)
+    assert {"sat-heuristic", "battle-of-sexes", "house-price", "house-price-l1"} <= set(ids)
+    for columns in (None, "40"):
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+        if columns:
+            env["COLUMNS"] = columns
+        p = subprocess.run([*RGYM, "tasks"], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert p.returncode == 0 and "…" not in p.stdout
+        lines = p.stdout.splitlines()
+        header = ["id", "family", "variants", "metric", "dir", "baseline", "reference"]
+        assert lines[0].split() == header
+        assert [line.split()[0] for line in lines[1:]] == ids  # one row per task, id first
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_tasks_in_a_narrow_terminal_never_cut_an_id(tmp_path, width):
+    out = in_terminal(["tasks"], width, tmp_path)
+    assert "…" not in out and max(map(len, out.splitlines())) <= width
+    assert set(task_ids(tmp_path)) <= whole_words(out)
+
+
+@requires_bwrap
+@pytest.mark.parametrize("width", [40, 80, None])
+def test_the_run_summary_never_cuts_the_run_record_path(tmp_path, width):
+    actions = tmp_path / "actions.yaml"
+    actions.write_text("- submit\n")
+    runs = tmp_path / "a-rather-long-folder-name-for-the-run-records-of-this-test"
+    argv = ["run", "battle-of-sexes", "--actions", str(actions), "--runs-dir", str(runs)]
+    if width is None:  # a pipe
+        p = rgym(*argv, cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        out = p.stdout
+        assert "run record: " in out and "┃" not in out and "│" not in out
+    else:
+        out = in_terminal(argv, width, tmp_path)
+    (run_dir,) = runs.iterdir()
+    assert str(run_dir) in out and "…" not in out
+    assert "submitted" in out
+
+
+def test_data_info_and_report_have_json(tmp_path):
+    p = rgym("data", "info", "battle-of-sexes", "--json", cwd=tmp_path)
+    info = json.loads(p.stdout)
+    assert p.returncode == 0 and "licence" in info
+    p = rgym("data", "info", "battle-of-sexes", cwd=tmp_path)
+    assert p.returncode == 0 and "licence" in p.stdout and not p.stdout.lstrip().startswith("{")
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    result = {
+        "run_id": "r1",
+        "task_id": "titanic",
+        "model": "m",
+        "metric": "accuracy",
+        "direction": "max",
+        "test_score": 0.8,
+        "baseline_score": 0.77,
+    }
+    (run / "result.json").write_text(json.dumps(result))
+    p = rgym("report", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    assert p.returncode == 0 and "best_attempt" in json.loads(p.stdout)["tables"]
+
+
+@requires_bwrap
+def test_verify_has_json(tmp_path):
+    p = rgym("verify", "battle-of-sexes", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    (row,) = json.loads(p.stdout)["tasks"]
+    assert row["task"] == "battle-of-sexes" and row["ok"] is True
+    assert row["reference"] > row["baseline"]
+
+
+@pytest.mark.parametrize(
+    "argv, literal",
+    [
+        (["run", "rgym[llm]"], "rgym[llm]"),
+        (["run", "battle-of-sexes", "--actions", "plan[bold]x.yaml"], "plan[bold]x.yaml"),
+        (["data", "info", "[red]nope"], "[red]nope"),
+    ],
+)
+def test_error_text_keeps_its_square_brackets(tmp_path, argv, literal):
+    p = rgym(*argv, cwd=tmp_path)
+    assert p.returncode == 2 and literal in p.stderr and "Traceback" not in p.stderr
+
+
+def test_help_explains_each_command_with_examples(tmp_path):
+    env = {**os.environ, "COLUMNS": "120"}
+
+    def help_of(*argv: str) -> str:
+        p = subprocess.run([*RGYM, *argv, "--help"], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    top = help_of()
+    assert "Examples" in top and "rgym run titanic" in top
+    for command in ("tasks", "run", "verify", "report", "data"):
+        assert command in top
+    for argv in (["tasks"], ["run"], ["verify"], ["report"], ["data"], ["data", "info"]):
+        assert "Examples" in help_of(*argv), argv
+    assert "MLGym trajectory" in help_of("run")

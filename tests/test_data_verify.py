@@ -3,13 +3,15 @@ baseline."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from rgym.errors import DataUnavailable
+from rgym.errors import ConfigError, DataUnavailable
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import CATALOG
 from rgym.tasks.spec import load_task
@@ -38,6 +40,21 @@ def test_prepared_data_records_checksums_and_licence():
     assert all(len(h) == 64 for h in data.info["public"].values())
     assert "GPL" in data.info["licence"]
     assert not (data.public / "dev.csv").exists()
+
+
+def test_prepared_data_records_its_seed_mode_and_key_fingerprint(rgym_cache):
+    spec = load_task(CATALOG / "titanic")
+    secret, public = prepare_data(spec), prepare_data(spec, seed_mode="public")
+    key = (rgym_cache / "key").read_bytes()
+    fp = hashlib.sha256(key).hexdigest()[:12]
+    assert secret.seed_provenance == {"seed_mode": "secret", "key_fingerprint": fp}
+    assert public.seed_provenance == {"seed_mode": "public", "key_fingerprint": None}
+    assert json.loads((secret.public.parent / "data.json").read_text())["key_fingerprint"] == fp
+    # cached apart: the two modes never share a folder
+    assert secret.public.parent != public.public.parent
+    assert "-secret-" in secret.public.parent.name and "-public-" in public.public.parent.name
+    with pytest.raises(ConfigError, match="seed mode"):
+        prepare_data(spec, seed_mode="guessable")
 
 
 @requires_bwrap

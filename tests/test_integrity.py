@@ -50,7 +50,9 @@ def test_fake_labels_cannot_be_written_or_used():
             "&& cp private/test.csv dev.csv"
         )
         info = env.step("submit")[4]
-        assert info["test_score"] == pytest.approx(env.spec_.baseline_score(), abs=1e-4)
+        # the baseline's score on this installation's test set, measured by rgym itself
+        assert info["test_score"] == pytest.approx(env.measured.baseline, abs=1e-9)
+        assert info["normalised_test_score"] == 0.0
     finally:
         env.close()
 

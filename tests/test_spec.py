@@ -90,29 +90,8 @@ secret_files:
 """
 
 
-def test_mlgym_task_yaml_is_imported(tmp_path):
-    f = tmp_path / "regressionToy.yaml"
-    f.write_text(MLGYM_YAML)
-    spec = load_task(f)
-    assert spec.id == "regression-toy"
-    assert spec.metric.name == "rmse" and spec.metric.direction == Direction.min
-    assert spec.baseline_score() == 1.5
-    assert spec.graders.test.kind == "mlgym" and spec.graders.test.script == "evaluate.py"
-    assert spec.mlgym.secret_files == ["data/toy/answer.csv"]
-    assert spec.variant("default").limits.command_timeout == 600
-
-
-def test_mlgym_yaml_without_evaluator_is_rejected(tmp_path):
-    f = tmp_path / "bad.yaml"
-    f.write_text(MLGYM_YAML.replace("evaluation_paths:\n  - evaluate.py\n", ""))
-    with pytest.raises(TaskSpecError, match="evaluation_paths"):
-        load_task(f)
-
-
-def test_imported_mlgym_task_runs_and_its_secret_file_stays_out_of_the_workspace(tmp_path):
-    import rgym
-
-    toy = tmp_path / "data" / "toy"
+def _toy_files(root: Path) -> None:
+    toy = root / "data" / "toy"
     toy.mkdir(parents=True)
     (toy / "baseline.py").write_text("open('submission.csv', 'w').write('y\\n1\\n2\\n3\\n')\n")
     (toy / "evaluate.py").write_text(
@@ -123,6 +102,44 @@ def test_imported_mlgym_task_runs_and_its_secret_file_stays_out_of_the_workspace
         "print(json.dumps({'rmse': mse ** 0.5, 'r2': 0.0}))\n"
     )
     (toy / "answer.csv").write_text("y\n1\n2\n5\n")
+
+
+def test_mlgym_task_yaml_is_imported(tmp_path):
+    _toy_files(tmp_path)
+    f = tmp_path / "regressionToy.yaml"
+    f.write_text(MLGYM_YAML)
+    spec = load_task(f)
+    assert spec.id == "mlgym/regressionToy" and spec.gym_id == "mlgym/regressionToy"
+    assert spec.root == tmp_path.resolve()
+    assert spec.metric.name == "rmse" and spec.metric.direction == Direction.min
+    assert spec.metric.secondary == ["r2"]
+    assert spec.baseline_score() == 1.5
+    assert spec.graders.test.kind == "mlgym" and spec.graders.test.script == "evaluate.py"
+    assert spec.mlgym.secret_files == ["data/toy/answer.csv"]
+    assert spec.variant("default").limits.command_timeout == 600
+    assert (spec.artifact.path, spec.artifact.kind) == ("submission.csv", "csv")
+
+
+def test_a_task_yaml_of_rgym_may_not_claim_the_mlgym_namespace(tmp_path):
+    d = _copy_titanic(tmp_path)
+    f = d / "task.yaml"
+    f.write_text(f.read_text().replace("id: titanic", "id: mlgym/titanic"))
+    with pytest.raises(TaskSpecError, match="'id'"):
+        load_task(d)
+
+
+def test_mlgym_yaml_without_evaluator_is_rejected(tmp_path):
+    _toy_files(tmp_path)
+    f = tmp_path / "bad.yaml"
+    f.write_text(MLGYM_YAML.replace("evaluation_paths:\n  - evaluate.py\n", ""))
+    with pytest.raises(TaskSpecError, match="evaluation_paths"):
+        load_task(f)
+
+
+def test_imported_mlgym_task_runs_and_its_secret_file_stays_out_of_the_workspace(tmp_path):
+    import rgym
+
+    _toy_files(tmp_path)
     f = tmp_path / "regressionToy.yaml"
     f.write_text(MLGYM_YAML)
     env = rgym.make(str(f), sandbox="bwrap" if shutil.which("bwrap") else "local")

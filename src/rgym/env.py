@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
+import traceback
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import gymnasium
-from gymnasium import spaces
 
 from rgym.budget import Budget
 from rgym.errors import SandboxUnavailable
 from rgym.grading import Grade, GradeStatus, grade
 from rgym.grading.runner import better
-from rgym.sandbox import WORKSPACE, EpisodeSandbox, LaunchSpec, Mount, SandboxLimits, get_backend
+from rgym.sandbox import (
+    WORKSPACE,
+    EpisodeSandbox,
+    EpisodeStorage,
+    LaunchSpec,
+    Mount,
+    SandboxLimits,
+    get_backend,
+    make_episode_storage,
+)
+from rgym.sandbox.scratch import remove_tree, scratch_dir
+from rgym.spaces import ActionText, AnyText
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.spec import Direction, TaskSpec
@@ -54,7 +64,9 @@ def normalised_score(
 
 
 class ResearchEnv(gymnasium.Env[str, str]):
-    metadata = {"render_modes": ["ansi"]}
+    # render_fps means nothing for text (render is the last observation), but Gymnasium's
+    # checker asks every env with a render mode for one; Gymnasium's own text envs declare one
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(
         self,
@@ -68,6 +80,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
         output_cap: int = 100_000,
         tool_dirs: list[Path] | None = None,
         render_mode: str | None = None,
+        seed_mode: str = "secret",
+        max_disk_mb: int | None = None,
     ):
         self.spec_ = task if isinstance(task, TaskSpec) else get_task(task, tasks_dirs)
         self.variant_name = variant
@@ -88,31 +102,72 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.shaping = shaping
         self.output_cap = output_cap
         self.render_mode = render_mode
+        self.seed_mode = seed_mode
+        """secret: test sets and test-time seeds derive from the installation's private key;
+        public (`--public-seeds`): from the task's public seed, for exactly reproducible numbers."""
         self.tool_dirs = [Path(d) for d in tool_dirs or []]
         """Folders of commands (the agent's tools) mounted read-only and put first on PATH."""
-        self.observation_space = spaces.Text(max_length=MAX_TEXT)
-        self.action_space = spaces.Text(max_length=MAX_TEXT)
+        # any str (see rgym.spaces); an observation is at most the output cap plus short notes
+        self.observation_space = AnyText(max_length=max(MAX_TEXT, output_cap + 100_000))
+        self.action_space = ActionText(max_length=MAX_TEXT)
+        """sample() gives one of a few harmless read-only commands (rgym.spaces.HARMLESS_COMMANDS),
+        never `validate` or `submit`; seed it with `env.action_space.seed(n)`."""
         self.sandbox: EpisodeSandbox | None = None
         self.workspace: Path | None = None
+        self.storage: EpisodeStorage | None = None
+        self.max_disk_mb = max_disk_mb
+        """`rgym run --max-disk MB`: overrides the task's resources.disk_mb."""
         self.data = None
+        self.test_grade: Grade | None = None
+        self.exit_status: str | None = None
+        self.artifact_snapshot: Path | None = None
+        """Host-owned snapshot of the artefact the test grader scored (for the run record)."""
         self._last_obs = ""
         self._done = True
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode: a fresh workspace and sandbox. Returns the task prompt and info.
+
+        Args:
+            seed: Seeds `self.np_random`, Gymnasium's generator, which rgym itself never draws
+                from (it is there for wrappers and subclasses), and is written to the run record.
+                It deliberately changes nothing else: the task's data, its dev/test split and
+                every test-time seed come from the installation's private key (or the task's
+                public seed, under `seed_mode="public"`), so the same artefact scores the same
+                under any reset seed and a score cannot be picked by choosing one.
+                As in Gymnasium, it does not seed `action_space` (`env.action_space.seed(n)`).
+            options: Accepted and ignored.
+        """
         super().reset(seed=seed)
         self._teardown()
         t0 = time.monotonic()
-        self.data = prepare_data(self.spec_, self.variant_name)
-        self.workspace = Path(tempfile.mkdtemp(prefix=f"rgym-{self.spec_.id}-"))
+        self.data = prepare_data(self.spec_, self.variant_name, seed_mode=self.seed_mode)
+        from rgym.tasks.baselines import episode_scores  # baseline/reference on this test set
+
+        self.measured = episode_scores(self.spec_, self.variant_name, self.data, self.backend)
+        res = self.variant.resources
+        # workspace, /tmp and /dev/shm under one disk limit (a tmpfs in a scratch folder that
+        # the next rgym start removes if this process crashes)
+        self.storage = make_episode_storage(
+            self.backend, self.max_disk_mb or res.disk_mb, memory_mb=res.memory_mb
+        )
+        self.workspace = self.storage.workspace
         if self.spec_.starter:
             shutil.copytree(self.spec_.path(self.spec_.starter), self.workspace, dirs_exist_ok=True)
-        if self.spec_.mlgym:
-            for rel in self.spec_.mlgym.starter_code:
-                src = self.spec_.path(rel)
-                dst = self.workspace / src.name
-                (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+        if self.spec_.mlgym:  # as MLGym does: each entry under its own name, evaluators 0555
+            from rgym.tasks.mlgym_data import workspace_layout
+
+            ml = self.spec_.mlgym
+            secret = {(self.spec_.root / s).resolve() for s in ml.secret_files}
+            for rel, src in workspace_layout(self.spec_.root, ml.starter_code).items():
+                if src.resolve() in secret:  # MLGym declares secret_files; rgym keeps them out
+                    continue
+                (self.workspace / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, self.workspace / rel)
+                if ml.evaluation_read_only and rel in ml.evaluation_paths:
+                    (self.workspace / rel).chmod(0o555)
         (self.workspace / "data").mkdir(exist_ok=True)
         self.give_to_agent(self.workspace)
         res = self.variant.resources
@@ -131,7 +186,9 @@ class ResearchEnv(gymnasium.Env[str, str]):
         )
         if self.backend.isolated is False:
             (self.workspace / "data").rmdir()
-        self.sandbox = EpisodeSandbox(self.backend, launch, cap=self.output_cap)
+        self.sandbox = EpisodeSandbox(
+            self.backend, launch, cap=self.output_cap, storage=self.storage
+        )
         self._start = time.monotonic()
         self.steps = 0
         self.validations = 0
@@ -141,7 +198,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.exit_status: str | None = None
         self._done = False
         prompt = self.prompt()
-        info = self._info(reset_seconds=time.monotonic() - t0)
+        self._timings = {"reset_seconds": time.monotonic() - t0, "last_command_seconds": None}
+        info = self._info()
         info["sandbox"] = {
             "backend": self.backend.name,
             "isolated": self.backend.isolated,
@@ -150,7 +208,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self._emit(
             "reset",
             seed=seed,
-            seconds=info["timings"]["reset_seconds"],
+            seconds=self._timings["reset_seconds"],
             limits_in_force=self.sandbox.limits_in_force,
             sandbox=self.backend.name,
             isolated=self.backend.isolated,
@@ -176,11 +234,13 @@ class ResearchEnv(gymnasium.Env[str, str]):
         super().close()
 
     def _teardown(self) -> None:
+        self._drop_snapshot()
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None
-        if self.workspace is not None:
-            shutil.rmtree(self.workspace, ignore_errors=True)
+        if self.storage is not None:  # after the sandbox: unmounts and removes the workspace
+            self.storage.close()
+            self.storage = None
             self.workspace = None
 
     # --- the prompt --------------------------------------------------------------------------
@@ -222,16 +282,30 @@ class ResearchEnv(gymnasium.Env[str, str]):
                 timeout = max(0.1, min(self.variant.limits.command_timeout, left))
                 res = self.sandbox.exec(action, timeout=timeout)
             except SandboxUnavailable as e:
-                self.exit_status = ExitStatus.infra_error
-                self._done = True
-                self._emit("error", step=self.steps, kind="infra_error", message=str(e))
-                obs = f"The sandbox failed: {e}"
-                return obs, 0.0, False, True, self._info()
+                # the sandbox died (or sent a malformed reply): grade the artefact that is there;
+                # whose doing it was (judged from evidence: OOM kills, exit signal, disk) types
+                # the exit status, so killing the sandbox never swaps a bad score for reward 0
+                self._emit(
+                    "error",
+                    step=self.steps,
+                    kind=f"sandbox_died:{e.cause}",
+                    message=str(e),
+                    evidence=e.evidence,
+                )
+                status = ExitStatus.agent_error if e.cause == "agent" else ExitStatus.infra_error
+                note, reward = self._finish(status)
+                self.ended_by = f"sandbox_died:{e.cause}"
+                obs = f"The sandbox failed ({e.evidence or e}). {note}"
+                self._last_obs = obs
+                return obs, reward, False, True, self._info()
             obs = res.output if res.output.strip() else f"(no output; exit code {res.exit_code})"
             if res.exit_code != 0 and res.output.strip() and not res.timed_out:
                 obs += f"\n(exit code {res.exit_code})"
-            extra["exec"] = res.model_dump(exclude={"output"})
-            self._emit("observation", step=self.steps, observation=obs, **extra["exec"])
+            # info stays deterministic (no seconds); the record and `timings` keep the time
+            extra["exec"] = res.model_dump(exclude={"output", "seconds"})
+            self._timings["last_command_seconds"] = res.seconds
+            stats = res.model_dump(exclude={"output"})
+            self._emit("observation", step=self.steps, observation=obs, **stats)
         truncated = False
         if not terminated:
             kind = self._exhausted()
@@ -256,14 +330,45 @@ class ResearchEnv(gymnasium.Env[str, str]):
         return obs, reward, self._info()
 
     def _grade(self, split: str) -> Grade:
+        keep = None
+        if split == "test":  # the test snapshot is kept: it is what the run record saves
+            self._drop_snapshot()
+            keep = self.artifact_snapshot = scratch_dir("artifact-")
         try:
-            g = grade(self.spec_, self.variant_name, self.workspace, split, self.backend, self.data)
+            g = grade(
+                self.spec_,
+                self.variant_name,
+                self.workspace,
+                split,
+                self.backend,
+                self.data,
+                keep=keep,
+            )
         except Exception as e:  # a broken grader is an infrastructure failure, typed
             g = Grade(
-                split=split, status=GradeStatus.grader_error, message=f"{type(e).__name__}: {e}"
+                split=split,
+                status=GradeStatus.grader_error,
+                message=f"rgym could not grade the artefact ({type(e).__name__}); "
+                "this is an infrastructure failure, not the agent's",
+                detail=traceback.format_exc()[-8000:],
             )
         self._emit("evaluation", step=self.steps, **g.model_dump())
         return g
+
+    def snapshot_for_record(self) -> None:
+        """Take a snapshot of the artefact for the run record when none was test-graded (the
+        episode ended before a submission); a refused or missing artefact leaves none."""
+        from rgym.grading.runner import snapshot_artifact
+
+        self._drop_snapshot()
+        into = scratch_dir("artifact-")
+        snapshot_artifact(self.spec_, self.workspace, into)
+        self.artifact_snapshot = into
+
+    def _drop_snapshot(self) -> None:
+        if getattr(self, "artifact_snapshot", None) is not None:
+            remove_tree(self.artifact_snapshot)
+        self.artifact_snapshot: Path | None = None
 
     def _validate(self) -> tuple[str, float]:
         if self.validations >= self.budget.max_validations:
@@ -311,17 +416,35 @@ class ResearchEnv(gymnasium.Env[str, str]):
         return text, reward
 
     def normalise(self, score: float | None) -> float | None:
-        return normalised_score(
-            score,
-            self.spec_.baseline_score(self.variant_name),
-            self.spec_.reference_score(self.variant_name),
-            self.spec_.metric.direction,
+        """0 at the baseline, 1 at the reference, both measured on this episode's test set
+        (rgym.tasks.baselines); task.yaml's numbers only where a task cannot measure them
+        (`scores_source` says which)."""
+        from rgym.tasks.baselines import normalising_scores
+
+        baseline, reference, self.scores_source = normalising_scores(
+            self.spec_, self.variant_name, getattr(self, "measured", None)
         )
+        norm = normalised_score(score, baseline, reference, self.spec_.metric.direction)
+        return None if norm is None else norm + 0.0  # the baseline earns 0.0, never -0.0
 
     # --- info and record --------------------------------------------------------------------
 
+    @property
+    def timings(self) -> dict[str, float | None]:
+        """Wall-clock seconds: the last reset, the episode so far, the last shell command.
+
+        Kept out of `info` on purpose: info is a deterministic function of the task, the budgets
+        and the actions (Gymnasium's check_env compares it across runs); the run record's
+        `reset` and `observation` events carry the same timings.
+        """
+        t = getattr(self, "_timings", {})
+        return {
+            "reset_seconds": t.get("reset_seconds"),
+            "wall_seconds": time.monotonic() - self._start if hasattr(self, "_start") else None,
+            "last_command_seconds": t.get("last_command_seconds"),
+        }
+
     def _info(self, **extra) -> dict[str, Any]:
-        elapsed = time.monotonic() - self._start if hasattr(self, "_start") else 0.0
         tg = self.test_grade
         return {
             "task": self.spec_.id,
@@ -338,12 +461,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
                 "max_steps": self.budget.max_steps,
                 "validations": self.validations,
                 "max_validations": self.budget.max_validations,
-                "wall_seconds": round(elapsed, 3),
                 "max_wall_seconds": self.budget.max_wall_seconds,
             },
-            "timings": {"reset_seconds": extra.pop("reset_seconds", None)}
-            if "reset_seconds" in extra
-            else {},
             **extra,
         }
 
@@ -353,3 +472,22 @@ class ResearchEnv(gymnasium.Env[str, str]):
 
     def render(self) -> str | None:
         return self._last_obs if self.render_mode == "ansi" else None
+
+
+class StepBudgetFromTimeLimit(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """Makes `gymnasium.make(id, max_episode_steps=N)` set rgym's own step budget to N.
+
+    Gymnasium applies `max_episode_steps` through its `TimeLimit` wrapper, which truncates
+    without grading (reward 0, no test score). rgym registers its tasks with this wrapper as an
+    additional wrapper, outside `TimeLimit`: it reads N from the spec and sets the env's step
+    budget to it, so step N is where rgym auto-submits and grades (`auto_submitted:steps`) and
+    where `TimeLimit` truncates; the graded reward is that step's reward.
+    """
+
+    def __init__(self, env: gymnasium.Env):
+        gymnasium.utils.RecordConstructorArgs.__init__(self)
+        gymnasium.Wrapper.__init__(self, env)
+        n = env.spec.max_episode_steps if env.spec is not None else None
+        inner = env.unwrapped
+        if n is not None and isinstance(inner, ResearchEnv):
+            inner.budget = inner.budget.model_copy(update={"max_steps": int(n)})

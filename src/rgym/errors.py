@@ -36,7 +36,23 @@ class TaskSpecError(RgymError):
 
 
 class SandboxUnavailable(RgymError):
-    """The sandbox could not be started or broke: an infrastructure failure, not the agent's."""
+    """The sandbox could not be started or broke.
+
+    `cause` says whose doing it was, judged from evidence (`evidence` says which): "agent" when
+    the agent's own use of its limits ended it (its memory limit, for instance), "host" for an
+    infrastructure failure. The env grades the artefact either way and types the exit status by
+    the cause.
+    """
+
+    def __init__(self, message: str, cause: str = "host", evidence: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.evidence = evidence
+
+
+class SandboxProtocolError(SandboxUnavailable):
+    """The sandbox's shell sent a reply that is not a well-formed answer (too long, not JSON,
+    wrong fields); the channel cannot be trusted after it, so the sandbox is stopped."""
 
 
 class DataUnavailable(RgymError):

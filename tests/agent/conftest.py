@@ -30,7 +30,10 @@ def memory_dir(agent_cache, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     for item in agent_cache.iterdir():
-        if item.name != "memory":
+        if item.name == "key":  # rgym refuses a key that is a link: copy it, private
+            (cache / "key").write_bytes(item.read_bytes())
+            (cache / "key").chmod(0o600)
+        elif item.name != "memory":
             (cache / item.name).symlink_to(item)
     monkeypatch.setenv("RGYM_CACHE", str(cache))
     return cache / "memory"

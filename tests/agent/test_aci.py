@@ -78,8 +78,9 @@ def test_open_shows_a_numbered_window_and_goto_moves_it(sh):
     assert out.splitlines()[0] == f"[File: {sh.cwd / 'n.txt'} (30 lines total)]"
     assert "1:line 1" in out and "10:line 10" in out and "11:line 11" not in out
     assert "(20 more lines below)" in out
-    code, out = sh("goto", "20")
-    assert "(14 more lines above)" in out and "20:line 20" in out and "(6 more lines below)" in out
+    code, out = sh("goto", "20")  # MLGym puts the line a sixth of the way down the window
+    assert "(19 more lines above)" in out and "(1 more lines below)" in out
+    assert "19:line 19" not in out and "20:line 20" in out and "29:line 29" in out
     code, out = sh("open", "n.txt", "30")
     assert "30:line 30" in out and "more lines below" not in out
     assert sh.state()["open_file"] == str(sh.cwd / "n.txt")
@@ -93,20 +94,21 @@ def test_scrolling_moves_by_a_window_and_stops_at_the_ends(sh):
     sh("scroll_down")
     _, out = sh("scroll_down")
     assert "30:30" in out and "Scrolling again and again" in out
-    _, out = sh("scroll_down")
-    assert "Already at the bottom" in out
+    _, out = sh("scroll_down")  # at the bottom the window stays where it is
+    assert "(20 more lines above)" in out and "21:21" in out and "30:30" in out
     sh("goto", "1")
     _, out = sh("scroll_up")
-    assert "Already at the top" in out
+    assert "1:1" in out and "10:10" in out and "more lines above" not in out
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["open", "missing.py"], "not found"),
-        (["open", "n.txt", "0"], "out of range"),
-        (["open", "n.txt", "31"], "out of range"),
         (["open", "n.txt", "x"], "must be a whole number"),
+        (["open", "n.txt", "-3"], "must be a whole number"),
+        (["goto", "31"], "past the end"),
+        (["goto", "1", "2"], "one line number"),
         (["open", "."], "is a directory"),
         (["open"], "Usage: open"),
         (["goto", "5"], "no file is open"),
@@ -120,8 +122,28 @@ def test_scrolling_moves_by_a_window_and_stops_at_the_ends(sh):
 )
 def test_odd_inputs_are_refused_with_a_message(sh, argv, message):
     (sh.cwd / "n.txt").write_text("a\n" * 30)
+    if argv[0] == "goto" and argv[1:] != ["5"]:
+        sh("open", "n.txt")
     code, out = sh(*argv)
     assert code != 0 and message in out
+
+
+def test_open_past_either_end_shows_the_nearest_line_as_mlgym_does(sh):
+    (sh.cwd / "n.txt").write_text("".join(f"line {i}\n" for i in range(1, 31)))
+    code, out = sh("open", "n.txt", "99")
+    assert code == 0 and "past the end" in out and "30:line 30" in out
+    code, out = sh("open", "n.txt", "0")
+    assert code == 0 and "1:line 1" in out and "(20 more lines below)" in out
+
+
+def test_open_at_a_line_refuses_a_big_file_and_keeps_the_open_one(sh):
+    (sh.cwd / "small.txt").write_text("x\n")
+    (sh.cwd / "big.txt").write_text(("y" * 99 + "\n") * 300)  # 30,000 characters
+    sh("open", "small.txt")
+    code, out = sh("open", "big.txt", "5")
+    assert code == 1 and "head -n" in out
+    assert sh.state()["open_file"] == str(sh.cwd / "small.txt")
+    assert sh("open", "big.txt")[0] == 0  # without a line number it opens
 
 
 def test_binary_files_are_refused(sh):
@@ -155,12 +177,17 @@ def test_crlf_files_keep_their_line_endings(sh):
 
 def test_create_then_edit_fills_a_new_file(sh):
     code, out = sh("create", "sub/model.py")
-    assert code == 0 and "(0 lines total)" in out
+    assert code == 0 and "(1 lines total)" in out and out.rstrip().endswith("1:")
+    assert (sh.cwd / "sub/model.py").read_text() == "\n"  # one empty line, as MLGym writes
     code, out = sh("edit", "1:1", text="def g():\n    return 1\n")
     assert code == 0 and "File updated" in out and "2:    return 1" in out
     assert (sh.cwd / "sub/model.py").read_text() == "def g():\n    return 1\n"
-    code, out = sh("create", "sub/model.py")
-    assert code == 1 and "already exists" in out
+    (sh.cwd / "other.txt").write_text("o\n")
+    sh("open", "other.txt")
+    code, out = sh("create", "sub/model.py")  # exists: unchanged, and opened (as in MLGym)
+    assert code == 1 and "already exists" in out and "1:def g():" in out
+    assert sh.state()["open_file"] == str(sh.cwd / "sub/model.py")
+    assert (sh.cwd / "sub/model.py").read_text() == "def g():\n    return 1\n"
 
 
 def test_edit_replaces_a_range_and_deletes_with_empty_text(sh):
@@ -213,8 +240,8 @@ def test_non_python_files_are_not_linted(sh):
     assert sh("edit", "1:1", text="def (:\n")[0] == 0
 
 
-@pytest.mark.parametrize("rng", ["0:1", "3:1", "5:9", "a:b", "3"])
-def test_edit_ranges_out_of_bounds_are_refused(sh, rng):
+@pytest.mark.parametrize("rng", ["0:1", "a:b", "3", "1:", ":2", "-1:2"])
+def test_edit_ranges_that_are_not_ranges_are_refused(sh, rng):
     path = sh.cwd / "a.txt"
     path.write_text("1\n2\n3\n4\n")
     sh("open", "a.txt")
@@ -228,6 +255,7 @@ def test_edit_without_text_is_refused_rather_than_deleting(sh):
     sh("open", "a.txt")
     code, out = sh("edit", "1:1")
     assert code == 1 and "end_of_edit" in out and path.read_text() == "keep\n"
+    assert "printf ''" in out  # and how to delete lines on purpose
 
 
 def test_insert_at_top_middle_and_end(sh):
@@ -238,7 +266,9 @@ def test_insert_at_top_middle_and_end(sh):
     assert sh("insert", "2", text="c\n")[0] == 0
     assert sh("insert", "4", text="e\n")[0] == 0
     assert path.read_text() == "a\nb\nc\nd\ne\n"
-    assert sh("insert", "9", text="x\n")[0] == 1
+    assert sh("insert", "9", text="x\n")[0] == 0  # past the end appends, as in MLGym
+    assert path.read_text() == "a\nb\nc\nd\ne\nx\n"
+    assert sh("insert", "-1", text="x\n")[0] == 1
 
 
 def test_a_read_only_file_is_reported_not_crashed(sh):
@@ -259,8 +289,8 @@ def test_search_dir_search_file_and_find_file(sh):
     (sh.cwd / ".hidden").mkdir()
     (sh.cwd / ".hidden/c.py").write_text("alpha\n")
     code, out = sh("search_dir", "alpha")
-    assert code == 0 and 'Found 3 matches for "alpha"' in out
-    assert "./src/a.py (2 matches)" in out and ".hidden" not in out
+    assert code == 0 and f'Found 3 matches for "alpha" in {sh.cwd}:' in out
+    assert f"{sh.cwd}/src/a.py (2 matches)" in out and ".hidden" not in out
     _, out = sh("search_dir", "nothing-like-this", "src")
     assert "No matches" in out
     _, out = sh("search_file", "alpha", "src/a.py")
@@ -268,10 +298,32 @@ def test_search_dir_search_file_and_find_file(sh):
     sh("open", "src/a.py")
     _, out = sh("search_file", "beta")
     assert "Line 2:beta = alpha" in out
-    _, out = sh("find_file", "*.py")
-    assert "./src/a.py" in out and "c.py" not in out
+    _, out = sh("find_file", "*.py")  # find -name: hidden folders included, as in MLGym
+    assert f"{sh.cwd}/src/a.py" in out and f"{sh.cwd}/.hidden/c.py" in out
     _, out = sh("find_file", "a.py", "src")
-    assert "src/a.py" in out
+    assert out.startswith(f'Found 1 matches for "a.py" in {sh.cwd}/src:')
+
+
+def test_search_terms_are_grep_basic_regular_expressions(sh):
+    (sh.cwd / "a.py").write_text("def train(x):\n    lr = 0.01\n    return x[0] * 2\n")
+    sh("open", "a.py")
+    cases = {
+        "train(": [1],  # ( is literal in a basic regex
+        "lr = 0.0.": [2],
+        "^    r": [3],
+        "x\\[0\\]": [3],
+        "lr\\|return": [2, 3],
+        "[[:digit:]]\\{2\\}": [2],
+        "2$": [3],
+        "*": [3],  # a leading * is literal
+    }
+    for term, lines in cases.items():
+        _, out = sh("search_file", term)
+        assert [int(x.split(":")[0][5:]) for x in out.splitlines() if x.startswith("Line ")] == (
+            lines
+        ), term
+    _, out = sh("search_dir", "lr\\|return")
+    assert f"{sh.cwd}/a.py (2 matches)" in out
 
 
 def test_search_with_too_many_hits_asks_to_narrow(sh):
@@ -279,6 +331,119 @@ def test_search_with_too_many_hits_asks_to_narrow(sh):
     sh("open", "many.txt")
     _, out = sh("search_file", "hit")
     assert "Narrow the search" in out
+
+
+# --- MLGym's semantics, command for command ---------------------------------------------------
+
+
+def test_edit_past_the_end_replaces_to_the_end_as_mlgym_does(sh):
+    """The case that broke replays: `edit 7:29` on a 26-line file (MLGym slices the line list,
+    so the range is cut at the end of the file)."""
+    path = sh.cwd / "s.txt"
+    path.write_text("".join(f"{i}\n" for i in range(1, 27)))
+    sh("open", "s.txt")
+    code, out = sh("edit", "7:29", text="seven\neight\n")
+    assert code == 0 and "File updated" in out
+    assert path.read_text() == "".join(f"{i}\n" for i in range(1, 7)) + "seven\neight\n"
+    code, _ = sh("edit", "40:45", text="appended\n")  # a start past the end appends
+    assert code == 0 and path.read_text().endswith("eight\nappended\n")
+
+
+def test_edit_with_start_after_end_inserts_and_keeps_lines_as_mlgym_does(sh):
+    path = sh.cwd / "a.txt"
+    path.write_text("1\n2\n3\n4\n5\n6\n")
+    sh("open", "a.txt")
+    assert sh("edit", "5:3", text="new\n")[0] == 0
+    assert path.read_text() == "1\n2\n3\n4\nnew\n4\n5\n6\n"
+
+
+def test_empty_text_deletes_and_deleting_everything_leaves_one_empty_line(sh):
+    path = sh.cwd / "a.txt"
+    path.write_text("1\n2\n3\n")
+    sh("open", "a.txt")
+    assert sh("edit", "2:2", text="")[0] == 0 and path.read_text() == "1\n3\n"
+    code, out = sh("edit", "1:100", text="")
+    assert code == 0 and path.read_text() == "\n" and "(1 lines total)" in out
+
+
+@pytest.mark.parametrize(
+    "window, n, command, shown, above, below",
+    [
+        # MLGym's window of 1000 lines: the top of a short file, and a line in a long one
+        (1000, 30, ("open", "f.txt"), (1, 30), 0, 0),
+        (1000, 3000, ("open", "f.txt", "2000"), (1835, 2834), 1834, 166),
+        (1000, 3000, ("goto", "2990"), (2001, 3000), 2000, 0),
+        (1000, 3000, ("goto", "1"), (1, 1000), 0, 2000),
+        # an odd window: MLGym's arithmetic in halves (jq), floored and rounded
+        (7, 30, ("open", "f.txt", "15"), (14, 20), 13, 10),
+    ],
+)
+def test_the_window_is_placed_as_mlgyms(tools, tmp_path, window, n, command, shown, above, below):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sh = Shell(tools, ws)
+    sh.env["RGYM_ACI_WINDOW"] = str(window)
+    (ws / "f.txt").write_text("".join(f"L{i}\n" for i in range(1, n + 1)))
+    sh("open", "f.txt")
+    code, out = sh(*command)
+    assert code == 0
+    numbered = [int(x.split(":")[0]) for x in out.splitlines() if x[:1].isdigit()]
+    assert (numbered[0], numbered[-1]) == shown
+    assert (f"({above} more lines above)" in out) == (above > 0)
+    assert (f"({below} more lines below)" in out) == (below > 0)
+
+
+def test_an_edit_shows_the_window_from_the_line_before_its_start(tools, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sh = Shell(tools, ws)
+    (ws / "f.txt").write_text("".join(f"L{i}\n" for i in range(1, 31)))
+    sh("open", "f.txt")
+    _, out = sh("edit", "20:20", text="twenty\n")  # window 10: current line 19 -> lines 15-24
+    numbered = [int(x.split(":")[0]) for x in out.splitlines() if x[:1].isdigit()]
+    assert (numbered[0], numbered[-1]) == (15, 24) and "20:twenty" in out
+
+
+def test_indentation_not_a_multiple_of_four_is_refused(sh):
+    path = sh.cwd / "a.py"
+    path.write_text(PY)
+    sh("open", "a.py")
+    code, out = sh("edit", "5:5", text="  return x + 2\n")
+    assert code == 1 and "E111 indentation is not a multiple of 4" in out and path.read_text() == PY
+
+
+def test_an_insert_above_old_errors_is_refused_as_in_mlgym(sh):
+    """MLGym counts an insert as replacing as many lines as it adds, so errors already below
+    it seem to move and count as new: the insert is refused (its rule, kept for replays)."""
+    path = sh.cwd / "b.py"
+    src = "x = 1\n\n\ndef h():\n    return q\n"
+    path.write_text(src)
+    sh("open", "b.py")
+    code, out = sh("insert", "1", text="y = 2\n")
+    assert code == 1 and "undefined name 'q'" in out and path.read_text() == src
+    code, _ = sh("insert", "5", text="z = 3\n")  # below the error: nothing moves
+    assert code == 0
+
+
+def test_text_command_pipes_an_empty_text_so_it_deletes(tools, tmp_path):
+    """bash gives an empty heredoc as /dev/null, the same stdin a command typed without any
+    text gets, and edit refuses it (saying how to delete); text_command, used for MLGym
+    replays, writes an empty text as an empty pipe, which deletes the lines as MLGym does."""
+    from rgym.agent.tools import text_command
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sh = Shell(tools, ws)
+    (ws / "a.txt").write_text("1\n2\n3\n")
+    sh("open", "a.txt")
+    code, out = sh("bash", "-c", "edit 2:2 << 'end_of_edit'\nend_of_edit")
+    assert code == 1 and "printf '' | edit" in out and (ws / "a.txt").read_text() == "1\n2\n3\n"
+    assert text_command("edit 2:2", [], "end_of_edit") == "printf '' | edit 2:2"
+    assert sh("bash", "-c", text_command("edit 2:2", [], "end_of_edit"))[0] == 0
+    assert (ws / "a.txt").read_text() == "1\n3\n"
+    one = text_command("edit 1:1", ["one"], "end_of_edit")
+    assert one == "edit 1:1 << 'end_of_edit'\none\nend_of_edit"
+    assert sh("bash", "-c", one)[0] == 0 and (ws / "a.txt").read_text() == "one\n3\n"
 
 
 # --- the lint check itself ---------------------------------------------------------------------
@@ -298,6 +463,8 @@ def test_search_with_too_many_hits_asks_to_narrow(sh):
         "with open('x') as fh:\n    pass\nprint(fh)\nfor i in range(2):\n    pass\nprint(i)\n",
         "match 1:\n    case [a, *rest]:\n        print(a, rest)\n",
         "if (n := 3) > 2:\n    print(n)\n",
+        "return undefined_here\n",  # flake8's selection has no check for this (F706)
+        "x = [\n  1,\n   2]\nif x:\n\tpass\n    # a comment\n",  # continuation, tab, comment
     ],
 )
 def test_lint_accepts_valid_code(src):
@@ -316,19 +483,24 @@ def test_lint_accepts_valid_code(src):
         ("class A:\n    x = 1\n    y = [x for _ in range(2)]\n", "F821 undefined name 'x'"),
         ("def f(:\n", "E999 SyntaxError"),
         ("if True:\nprint(1)\n", "E999 IndentationError"),
-        ("return 1\n", "E999 SyntaxError"),
+        ("def f():\n  return 1\n", "E111 indentation is not a multiple of 4"),
+        ("def f(a, a):\n    pass\n", "F831 duplicate argument 'a'"),
+        ('__all__ = ["a", "b"]\na = 1\n', "F822 undefined name 'b' in __all__"),
     ],
 )
 def test_lint_finds_errors(src, expected):
     errs = lint(src, "t.py")
-    assert errs and errs[0][1].startswith(expected)
+    assert errs and errs[0][2].startswith(expected)
 
 
-def test_new_errors_ignore_line_shifts_but_count_repeats():
-    before = [(3, "F821 undefined name 'a'")]
-    assert new_errors(before, [(9, "F821 undefined name 'a'")]) == []
-    after = [(9, "F821 undefined name 'a'"), (10, "F821 undefined name 'a'")]
-    assert len(new_errors(before, after)) == 1
+def test_new_errors_follow_mlgyms_rule():
+    err = "F821 undefined name 'a'"
+    # replaced lines 5-6 by 4 lines: an error below moves by 2, one above stays
+    before = [(3, 1, err), (9, 1, err)]
+    assert new_errors(before, [(3, 1, err), (11, 1, err)], (5, 6), 4) == []
+    assert new_errors(before, [(3, 1, err), (9, 1, err)], (5, 6), 4) == [(9, 1, err)]
+    # an error inside the replaced lines counts as new even when it was there before
+    assert new_errors([(5, 1, err)], [(5, 1, err)], (5, 6), 2) == [(5, 1, err)]
 
 
 # --- through a real sandbox -------------------------------------------------------------------
@@ -342,7 +514,7 @@ def test_tools_work_inside_a_real_bwrap_sandbox(tools):
         obs, *_ = env.step("open baseline.py")
         assert obs.startswith("[File: /home/agent/workspace/baseline.py (")
         obs, *_ = env.step("create model.py")
-        assert "(0 lines total)" in obs
+        assert "(1 lines total)" in obs
         obs, *_ = env.step(
             "edit 1:1 << 'end_of_edit'\nimport pandas as pd\n"
             "print(pd.read_csv('data/train.csv').shape)\nend_of_edit"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rgym.metrics.report import build_report
 from rgym.metrics.runs import NoRunsFound, RunsPathNotFound, find_run_dirs, load_runs
 
 
@@ -122,3 +123,83 @@ def test_walk_is_sorted_recursive_does_not_enter_runs_and_dedups(
     found = [p for _, p in find_run_dirs([tmp_path, tmp_path / "b"])]
     assert [p.relative_to(tmp_path).parts[0] for p in found] == ["a", "b"]
     assert len(found) == 2
+
+
+# --- symlinked run folders ------------------------------------------------------------------
+
+
+def test_symlinked_run_folders_are_read_once_and_cycles_end(
+    tmp_path: Path, rgym_run, mlgym_run
+) -> None:
+    store = tmp_path / "store"
+    rgym_run(store, "r1")
+    mlgym_run(store, "gpt4o", "blotto", 0, agent=[{"Score": 0.2}], baseline={"Score": -0.25})
+    pick = tmp_path / "pick"
+    pick.mkdir()
+    (pick / "r1").symlink_to(store / "r1")
+    (pick / "loop").symlink_to(pick)  # a cycle
+    (pick / "renamed").symlink_to(next(store.glob("metagen-*")))  # not an MLGym name
+    records = load_runs([pick]).records
+    assert sorted((r.source, r.task_id) for r in records) == [
+        ("mlgym", "blotto"),
+        ("rgym", "titanic"),
+    ]
+    assert next(r for r in records if r.source == "mlgym").best == 0.2
+    assert len(load_runs([pick, store]).records) == 2  # each real run once
+
+
+# --- rgym and MLGym ids of the same task ----------------------------------------------------
+
+
+def test_rgym_and_mlgym_runs_of_a_task_are_joined(tmp_path: Path, rgym_run, mlgym_run) -> None:
+    mlgym_run(tmp_path, "gpt4o", "battleOfSexes", 0, [{"Score": 1.2}], {"Score": 1.0227})
+    rgym_run(
+        tmp_path,
+        "bos-rgym",
+        task_id="battle-of-sexes",
+        metric="Score",
+        model="claude",
+        test_score=1.43,
+        baseline_score=1.02,
+        reference_score=1.44,
+    )
+    rgym_run(tmp_path, "bos-imported", task_id="mlgym/battleOfSexes", metric="Score", model="o1")
+    loaded = load_runs([tmp_path])
+    assert {r.task_id for r in loaded.records} == {"battle-of-sexes"}
+    assert {r.original_task_id for r in loaded.records} == {
+        None,
+        "battleOfSexes",
+        "mlgym/battleOfSexes",
+    }
+    joined = "joined tasks battle-of-sexes, battleOfSexes, mlgym/battleOfSexes as"
+    assert any(joined in n for n in loaded.notes)
+    report = build_report([tmp_path], n_resamples=50)
+    assert list(report.tasks.index) == ["battle-of-sexes"]
+    assert report.tasks.loc["battle-of-sexes", "n_runs"] == 3
+    assert set(report.best_attempt.columns) == {"gpt4o", "claude", "o1", "baseline"}
+    assert any("joined tasks" in n for n in report.notes)
+
+
+def test_without_an_rgym_run_mlgym_ids_are_kept(tmp_path: Path, rgym_run, mlgym_run) -> None:
+    mlgym_run(tmp_path, "gpt4o", "battleOfSexes", 0, [{"Score": 1.2}], {"Score": 1.0227})
+    rgym_run(tmp_path, "imported", task_id="mlgym/battleOfSexes", metric="Score", model="o1")
+    rgym_run(tmp_path, "titanic-run")  # another task: nothing to join
+    loaded = load_runs([tmp_path])
+    assert sorted({r.task_id for r in loaded.records}) == ["battleOfSexes", "titanic"]
+
+
+def test_tasks_scored_by_other_metrics_or_variants_stay_apart(
+    tmp_path: Path, rgym_run, mlgym_run
+) -> None:
+    mlgym_run(tmp_path, "gpt4o", "3SATTime", 0, [{"Time": 12.0}], {"Time": 16.0})
+    rgym_run(tmp_path, "sat", task_id="sat-heuristic", metric="decisions", direction="min")
+    mlgym_run(tmp_path, "gpt4o", "blotto", 0, [{"Score": 0.1}], {"Score": -0.25})
+    rgym_run(tmp_path, "tiny", task_id="blotto", variant="tiny", metric="Score")
+    loaded = load_runs([tmp_path])
+    assert sorted({r.task_id for r in loaded.records}) == [
+        "3SATTime",
+        "blotto",
+        "blotto:tiny",
+        "sat-heuristic",
+    ]
+    assert any("not joined: 3SATTime (Time, min)" in n for n in loaded.notes)

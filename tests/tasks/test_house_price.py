@@ -7,13 +7,15 @@ malformed submission is a typed outcome with a message.
 from __future__ import annotations
 
 import importlib.util
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import rgym
-from rgym.grading.runner import GradeStatus
+from rgym.grading.runner import GradeStatus, grade
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.verify import verify_task
@@ -41,7 +43,7 @@ def csv(ids, prices, header="Id,SalePrice") -> dict[str, str]:
 
 def test_reference_beats_baseline_and_baseline_reproduces():
     spec = get_task(TASK)
-    row = verify_task(spec, "tiny")
+    row = verify_task(spec, "tiny", seed_mode="public")  # the split task.yaml measured on
     assert row.ok, row.problems
     assert row.reference.score > row.baseline.score
     assert row.baseline.score == pytest.approx(spec.baseline_score("tiny"), abs=1e-4)
@@ -58,7 +60,8 @@ def test_splits_are_seeded_disjoint_and_labels_stay_private(data, tmp_path):
     assert set(dev_lab.Id) | set(test_lab.Id) == set(test.Id)
     assert set(train.Id).isdisjoint(test.Id)
     assert len(train) + len(test) == 400
-    # the same seed gives the same files
+    # the same seed gives the same files: with public seeds, all of them; with this
+    # installation's secret key, the public ones (which houses are dev or test is secret)
     module_spec = importlib.util.spec_from_file_location(
         "rgym_test_hp_prepare", get_task(TASK).path("prepare.py")
     )
@@ -68,13 +71,23 @@ def test_splits_are_seeded_disjoint_and_labels_stay_private(data, tmp_path):
         (tmp_path / run / "pub").mkdir(parents=True)
         (tmp_path / run / "priv").mkdir()
         recipe.prepare(
-            tmp_path / run / "pub", tmp_path / run / "priv", seed=42, variant="tiny", rows=400
+            tmp_path / run / "pub",
+            tmp_path / run / "priv",
+            seed=42,
+            variant="tiny",
+            rows=400,
+            secret_seed=lambda purpose, public: public,
         )
+    public_data = prepare_data(get_task(TASK), "tiny", seed_mode="public")
     for rel in ("pub/train.csv", "pub/test.csv", "priv/dev.csv", "priv/test.csv"):
-        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
-        assert (tmp_path / "a" / rel).read_bytes() == (
-            data.public if rel.startswith("pub") else data.private
-        ).joinpath(rel.split("/")[1]).read_bytes()
+        here = (tmp_path / "a" / rel).read_bytes()
+        assert here == (tmp_path / "b" / rel).read_bytes()
+        folder = public_data.public if rel.startswith("pub") else public_data.private
+        assert here == folder.joinpath(rel.split("/")[1]).read_bytes()
+        if rel.startswith("pub"):
+            assert here == data.public.joinpath(rel.split("/")[1]).read_bytes()
+        else:
+            assert here != data.private.joinpath(rel.split("/")[1]).read_bytes()
 
 
 def test_scores_join_on_id_not_on_row_order(test_ids, grade_files):
@@ -204,15 +217,31 @@ def test_fake_label_files_in_the_workspace_cannot_change_the_score(data, test_id
         env.close()
 
 
-def test_l1_has_no_baseline_code_but_the_same_data_and_grader(data, test_ids, grade_files):
+def test_l1_has_no_baseline_code_but_the_same_data_and_grader(data, test_ids, backend):
     l1 = get_task("house-price-l1")
     l1_data = prepare_data(l1, "tiny")
     for name in ("train.csv", "test.csv"):
         assert (l1_data.public / name).read_bytes() == (data.public / name).read_bytes()
+
+    # the same hidden houses; which are dev and which test is each task's own secret, and
+    # equal with public seeds
+    def hidden(d):
+        return {name: set(pd.read_csv(d.private / name)["Id"]) for name in ("dev.csv", "test.csv")}
+
+    assert set.union(*hidden(l1_data).values()) == set.union(*hidden(data).values())
+    public_l1 = prepare_data(l1, "tiny", seed_mode="public")
+    public_hp = prepare_data(get_task(TASK), "tiny", seed_mode="public")
     for name in ("dev.csv", "test.csv"):
-        assert (l1_data.private / name).read_bytes() == (data.private / name).read_bytes()
+        assert (public_l1.private / name).read_bytes() == (public_hp.private / name).read_bytes()
     files = csv(test_ids, np.full(len(test_ids), 180000.0) + np.arange(len(test_ids)))
-    assert grade_files(l1, files).score == grade_files(TASK, files).score
+    with tempfile.TemporaryDirectory() as ws:
+        (Path(ws) / "submission.csv").write_text(files["submission.csv"])
+        for split in ("dev", "test"):
+            scores = {
+                grade(spec, "tiny", Path(ws), split, backend, d).score
+                for spec, d in ((l1, public_l1), (get_task(TASK), public_hp))
+            }
+            assert len(scores) == 1  # the same grader on the same rows
     env = rgym.make("house-price-l1", variant="tiny")
     try:
         prompt, _ = env.reset(seed=0)

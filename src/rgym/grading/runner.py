@@ -1,9 +1,11 @@
 """Runs a task's grader in a fresh sandbox and turns whatever happens into a typed Grade.
 
-The grader sees a read-only snapshot of the artefact (copied once, so nothing the agent's
-background jobs do later changes what is scored), the task's private data and its own code. When
-the artefact is code, it runs in a second sandbox that holds only the artefact; the grader calls
-it over two pipes and owns the loop that computes the score.
+Grading works on one snapshot of the artefact (see `rgym.grading.snapshot`): taken once, through
+directory fds, size-limited and plain, so nothing the agent's background jobs do later changes
+what is checked, scored or recorded, and no link in the workspace can make the host read its own
+files. The grader sees that snapshot read-only, the task's private data and its own code. When the
+artefact is code, it runs in a second sandbox that holds only the artefact; the grader calls it
+over two pipes and owns the loop that computes the score.
 """
 
 from __future__ import annotations
@@ -11,20 +13,43 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
+import selectors
 import subprocess
-import tempfile
 import time
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from rgym.grading.snapshot import (
+    Snapshot,
+    SnapshotRefused,
+    copy_plain,
+    snapshot_tree,
+    take_snapshot,
+)
 from rgym.sandbox import Backend, LaunchSpec, Mount, SandboxLimits
+from rgym.sandbox.scratch import remove_tree, scratch_dir
 from rgym.tasks.data import PreparedData
 from rgym.tasks.spec import Direction, TaskSpec
 
 INSIDE = Path(__file__).parent / "inside"
+MESSAGE_CAP = 2000
+"""Characters of any message shown to the agent (a grader's complaint, an error line)."""
+QUOTE_CAP = 300
+"""Characters of the artefact quoted in a message (a header excerpt)."""
+DETAIL_CAP = 8000
+"""Characters of grader output kept in `Grade.detail` (recorded, never shown to the agent)."""
+PIPE_CAP = 1 << 20
+"""Bytes of a grader's stdout/stderr kept on the host (the tail; the rest is dropped unread)."""
+HEADER_BYTES = 64 * 1024
+"""Bytes of a CSV read to find its header line."""
+AST_MAX_BYTES = 32 * 1024
+"""Python artefacts larger than this are not parsed on the host, as an AST takes up to ~700 times
+its source's size in memory (the grader still checks them, in its sandbox)."""
+MAX_DIR_FILES = 10_000
+WORKSPACE_MAX_BYTES = 4 << 30
+"""The most an MLGym grader's copy of the workspace may hold."""
 
 
 class GradeStatus(StrEnum):
@@ -43,59 +68,94 @@ class Grade(BaseModel):
     score: float | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     message: str = ""
+    """Shown to the agent: short, capped, never a grader's source or traceback."""
     seconds: float = 0.0
+    artifact_sha256: str | None = None
+    """Of the snapshot that was checked and scored (None when none could be taken)."""
+    artifact_bytes: int | None = None
+    detail: str = ""
+    """For the run record only (events), never shown to the agent: e.g. a grader's stderr tail."""
 
     @property
     def ok(self) -> bool:
         return self.status == GradeStatus.ok
 
 
-def check_artifact(spec: TaskSpec, workspace: Path) -> tuple[GradeStatus, str] | None:
-    """Cheap checks before a grader starts; None when the artefact looks gradeable."""
+def _cap(text: str, n: int = MESSAGE_CAP) -> str:
+    return text if len(text) <= n else text[: n - 15] + " …(truncated)"
+
+
+def _quote(items: list[str], n: int = 10) -> str:
+    """Names taken from the artefact, for a message: a few, each and all of them capped."""
+    return _cap(", ".join(_cap(x, 60) for x in items[:n]), QUOTE_CAP)
+
+
+def _expect(spec: TaskSpec) -> str:
+    return "directory" if spec.artifact.kind == "directory" else "file"
+
+
+def _what(spec: TaskSpec) -> str:
     art = spec.artifact
-    path = workspace / art.path
-    if path.is_symlink():
-        return GradeStatus.invalid_artifact, f"{art.path} is a symbolic link; write a real file."
-    if not path.exists():
-        what = {
-            "csv": "a CSV file",
-            "python": f"a Python file defining {art.function}()",
-            "directory": "a folder",
-            "file": "a file",
-        }[art.kind]
-        return GradeStatus.no_artifact, (
-            f"No {art.path} in the workspace. The task expects {what} at {art.path}"
-            + (f" with columns {', '.join(art.columns)}." if art.columns else ".")
-        )
-    if art.kind == "directory":
-        if not path.is_dir() or not any(path.iterdir()):
+    what = {
+        "csv": "a CSV file",
+        "python": f"a Python file defining {art.function}()",
+        "directory": "a folder",
+        "file": "a file",
+    }[art.kind]
+    return f"The task expects {what} at {art.path}" + (
+        f" with columns {', '.join(art.columns)}." if art.columns else "."
+    )
+
+
+def _read_head(path: Path, n: int) -> bytes:
+    """At most `n` bytes of a snapshot file (host-owned; still opened without following links)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        out = bytearray()
+        while len(out) < n:
+            chunk = os.read(fd, n - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+    finally:
+        os.close(fd)
+
+
+def check_artifact(spec: TaskSpec, snapshot: Snapshot | Path) -> tuple[GradeStatus, str] | None:
+    """Cheap checks before a grader starts; None when the artefact looks gradeable.
+
+    Works on a snapshot (bounded reads of a host-owned copy). Given a workspace path instead, it
+    takes a snapshot first, in a scratch folder removed afterwards."""
+    if not isinstance(snapshot, Snapshot):
+        into = scratch_dir("check-")
+        try:
+            snap = snapshot_artifact(spec, Path(snapshot), into)
+            return (snap.status, snap.message) if isinstance(snap, Grade) else None
+        finally:
+            remove_tree(into)
+    art = spec.artifact
+    if snapshot.kind == "directory":
+        if not any(snapshot.path.iterdir()):
             return GradeStatus.invalid_artifact, f"{art.path} must be a non-empty folder."
-        # a link could make the grader read its own private files as if they were the artefact
-        links = [p for p in path.rglob("*") if p.is_symlink()]
-        if links:
-            return GradeStatus.invalid_artifact, (
-                f"{art.path} contains symbolic links ({links[0].relative_to(workspace)}); "
-                "copy the files in instead."
-            )
         return None
-    if not path.is_file():
-        return GradeStatus.invalid_artifact, f"{art.path} must be a file, not a folder."
-    if path.stat().st_size == 0:
+    if snapshot.size == 0:
         return GradeStatus.invalid_artifact, f"{art.path} is empty."
     if art.kind == "csv":
-        header = path.open("rb").readline().decode("utf-8", "replace").strip().split(",")
-        header = [h.strip().strip('"') for h in header]
+        head = _read_head(snapshot.path, HEADER_BYTES)
+        line = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        header = [h.strip().strip('"') for h in line.split(",")]
         missing = [c for c in art.columns if c not in header]
         if missing:
-            return GradeStatus.invalid_artifact, (
-                f"{art.path}: the header has no column(s) {', '.join(missing)}; expected a header "
-                f"line with {', '.join(art.columns)} (found: {', '.join(header[:10])})."
+            return GradeStatus.invalid_artifact, _cap(
+                f"{art.path}: the header has no column(s) {', '.join(missing)}; expected a "
+                f"header line with {', '.join(art.columns)} (found: {_quote(header)})."
             )
-    if art.kind == "python":
+    if art.kind == "python" and snapshot.size <= AST_MAX_BYTES:
         try:
-            tree = ast.parse(path.read_bytes(), filename=art.path)
-        except (SyntaxError, ValueError) as e:
-            return GradeStatus.invalid_artifact, f"{art.path} is not valid Python: {e}"
+            tree = ast.parse(_read_head(snapshot.path, AST_MAX_BYTES), filename=art.path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            return GradeStatus.invalid_artifact, _cap(f"{art.path} is not valid Python: {e}")
         names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         names |= {
             t.id
@@ -114,17 +174,39 @@ def check_artifact(spec: TaskSpec, workspace: Path) -> tuple[GradeStatus, str] |
     return None
 
 
-def _snapshot(spec: TaskSpec, workspace: Path, into: Path) -> Path:
-    src = workspace / spec.artifact.path
-    dst = into / Path(spec.artifact.path).name
-    if src.is_dir():
-        shutil.copytree(src, dst, symlinks=True)
-    else:
-        shutil.copy2(src, dst, follow_symlinks=False)
-    for p in [into, *into.rglob("*")]:
-        if not p.is_symlink():
-            p.chmod(0o755 if p.is_dir() else 0o644)
-    return dst
+def snapshot_artifact(
+    spec: TaskSpec, workspace: Path, into: Path, *, split: str = ""
+) -> Snapshot | Grade:
+    """Take the one snapshot of the artefact into the host-owned folder `into` and check it.
+
+    Returns the Snapshot when it looks gradeable, else a refused Grade (no_artifact or
+    invalid_artifact, with a message for the agent). A snapshot that fails the cheap checks is
+    still left in `into` (the run record keeps what the agent submitted)."""
+    art = spec.artifact
+    try:
+        snap = take_snapshot(
+            workspace,
+            art.path,
+            into,
+            max_bytes=art.max_bytes,
+            max_files=MAX_DIR_FILES,
+            expect=_expect(spec),
+        )
+    except SnapshotRefused as e:
+        message = e.message
+        if e.status == GradeStatus.no_artifact:
+            message = f"No {art.path} in the workspace. {_what(spec)}"
+        return Grade(split=split, status=GradeStatus(e.status), message=_cap(message))
+    problem = check_artifact(spec, snap)
+    if problem:
+        return Grade(
+            split=split,
+            status=problem[0],
+            message=_cap(problem[1]),
+            artifact_sha256=snap.sha256,
+            artifact_bytes=snap.size,
+        )
+    return snap
 
 
 def _parse(stdout: str) -> dict | None:
@@ -137,23 +219,92 @@ def _parse(stdout: str) -> dict | None:
     return None
 
 
-def grade(
-    spec: TaskSpec, variant: str, workspace: Path, split: str, backend: Backend, data: PreparedData
+def _communicate(popen: subprocess.Popen, timeout: float) -> tuple[bytes, bytes] | None:
+    """Like Popen.communicate, but keeps only the last PIPE_CAP bytes of each stream, so a
+    chatty grader (or the agent's code it loads) cannot fill the host's memory. None on timeout."""
+    deadline = time.monotonic() + timeout
+    bufs = {popen.stdout: bytearray(), popen.stderr: bytearray()}
+    sel = selectors.DefaultSelector()
+    for f in bufs:
+        sel.register(f, selectors.EVENT_READ)
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            for key, _ in sel.select(timeout=left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                buf = bufs[key.fileobj]
+                buf += chunk
+                if len(buf) > 2 * PIPE_CAP:
+                    del buf[:-PIPE_CAP]
+        try:
+            popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return None
+    finally:
+        sel.close()
+    out, err = (bytes(b[-PIPE_CAP:]) for b in bufs.values())
+    return out, err
+
+
+def _last_lines(text: str, n: int = 1) -> str:
+    """The final line(s) of a traceback: the error itself, without the grader's source."""
+    lines = [x.strip() for x in text.strip().splitlines() if x.strip()]
+    return _cap(" / ".join(lines[-n:]), QUOTE_CAP) if lines else "(no output)"
+
+
+def _mlgym_skip(spec: TaskSpec):
+    """What an MLGym grader's copy of the workspace leaves out: the artefact (the checked
+    snapshot goes there instead) and, where the task declares its artefact paths, everything
+    else (the grader rebuilds the rest of its workspace from the task folder)."""
+    ml = spec.mlgym
+    main = spec.artifact.path.strip("/")
+    wanted = [
+        p.strip("/")
+        for p in [
+            *getattr(ml, "artifacts", []),
+            *getattr(ml, "optional_artifacts", []),
+            *getattr(ml, "in_process", []),
+        ]
+    ]
+
+    def skip(rel: str) -> bool:
+        if rel == main or rel.startswith(main + "/"):
+            return True
+        if not wanted:
+            return False
+        return not any(
+            rel == w or rel.startswith(w + "/") or w.startswith(rel + "/") for w in wanted
+        )
+
+    return skip
+
+
+def grade_snapshot(
+    spec: TaskSpec,
+    variant: str,
+    snapshot: Snapshot,
+    split: str,
+    backend: Backend,
+    data: PreparedData,
+    *,
+    workspace: Path | None = None,
 ) -> Grade:
-    """Score the artefact in `workspace` on `split` ("dev" or "test"). Never raises for the
-    artefact's sake: every failure is a typed Grade."""
+    """Score a snapshot on `split` ("dev" or "test"). Never raises for the artefact's sake.
+
+    `workspace` is needed only by graders that run in a copy of the workspace (MLGym): that copy
+    is taken with `snapshot_tree` (plain files only) and its artefact replaced by the snapshot,
+    so what is scored is what was checked."""
     start = time.monotonic()
-    problem = check_artifact(spec, workspace)
-    if problem:
-        return Grade(split=split, status=problem[0], message=problem[1])
     gspec = getattr(spec.graders, split)
-    tmp = Path(tempfile.mkdtemp(prefix="rgym-grade-"))
-    tmp.chmod(0o755)
+    art = {"artifact_sha256": snapshot.sha256, "artifact_bytes": snapshot.size}
+    tmp = scratch_dir("grade-")
     procs = []
     try:
-        snap_dir = tmp / "artifact"
-        snap_dir.mkdir()
-        artifact = _snapshot(spec, workspace, snap_dir)
         limits = SandboxLimits(
             memory_mb=spec.variant(variant).resources.memory_mb,
             cpus=spec.variant(variant).resources.cpus,
@@ -162,11 +313,32 @@ def grade(
         if gspec.kind == "mlgym":
             from rgym.grading.mlgym import mlgym_launch
 
-            launch = mlgym_launch(spec, workspace, tmp, data, gspec.script, limits, backend)
+            if workspace is None:
+                return Grade(
+                    split=split,
+                    status=GradeStatus.grader_error,
+                    message="this grader runs in a copy of the workspace, and none was given.",
+                    **art,
+                )
+            copy = tmp / "workspace-snapshot"
+            try:
+                snapshot_tree(
+                    workspace,
+                    copy,
+                    max_bytes=max(WORKSPACE_MAX_BYTES, spec.artifact.max_bytes),
+                    max_files=100_000,
+                    skip=_mlgym_skip(spec),
+                )
+            except SnapshotRefused as e:
+                return Grade(
+                    split=split, status=GradeStatus.invalid_artifact, message=_cap(e.message), **art
+                )
+            copy_plain(snapshot.path, copy / spec.artifact.path)
+            launch = mlgym_launch(spec, copy, tmp, data, gspec.script, limits, backend, procs=procs)
         else:
             grader_dir = spec.path(gspec.script).parent
             mounts = [
-                Mount(snap_dir, "/artifact"),
+                Mount(snapshot.root, "/artifact"),
                 Mount(data.private, "/private"),
                 Mount(data.public, "/data"),
                 Mount(grader_dir, "/grader"),
@@ -177,7 +349,7 @@ def grade(
             if getattr(backend, "agent_uid", None) not in (None, os.geteuid()):
                 os.chown(tmp / "work", backend.agent_uid, backend.agent_uid)
             vis = {m.dst: backend.visible_path(m) for m in mounts}
-            art_vis = f"{vis['/artifact']}/{artifact.name}"
+            art_vis = f"{vis['/artifact']}/{snapshot.path.name}"
             argv = [
                 backend.python(),
                 f"{vis['/grader']}/{Path(gspec.script).name}",
@@ -190,7 +362,7 @@ def grade(
                 "--public",
                 vis["/data"],
                 "--seed",
-                str(spec.seed),
+                str(data.grader_seed(split)),  # secret unless the data uses public seeds
                 "--options",
                 json.dumps(spec.variant(variant).data),
             ]
@@ -199,24 +371,26 @@ def grade(
                 argv=argv, mounts=mounts, limits=limits, cwd="/home/agent/work", env=env
             )
             if spec.artifact.kind == "python":
-                procs.append(_start_artifact_server(spec, backend, snap_dir, artifact, launch))
+                procs.append(
+                    _start_artifact_server(spec, backend, snapshot.root, snapshot.path, launch)
+                )
         proc = backend.popen(
             launch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         procs.append(proc)
         for fd in launch.pass_fds:
             os.close(fd)
-        try:
-            out, err = proc.popen.communicate(timeout=gspec.timeout)
-        except subprocess.TimeoutExpired:
+        outs = _communicate(proc.popen, gspec.timeout)
+        if outs is None:
             proc.kill()
             return Grade(
                 split=split,
                 status=GradeStatus.timeout,
                 seconds=time.monotonic() - start,
                 message=f"grading took longer than {gspec.timeout:g} s and was stopped.",
+                **art,
             )
-        stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+        stdout, stderr = (o.decode("utf-8", errors="replace") for o in outs)
         if gspec.kind == "mlgym":
             from rgym.grading.mlgym import parse_mlgym
 
@@ -224,23 +398,31 @@ def grade(
         else:
             result = _parse(stdout)
         seconds = time.monotonic() - start
-        if result is None:
-            tail = (stderr or stdout).strip()[-1500:]
+        if not isinstance(result, dict):
+            out = (stderr or stdout).strip()
             return Grade(
                 split=split,
                 status=GradeStatus.grader_error,
                 seconds=seconds,
                 message=f"the grader exited with code {proc.popen.returncode} without a "
-                f"result:\n{tail}",
+                f"result: {_last_lines(out)}",
+                detail=out[-DETAIL_CAP:],
+                **art,
             )
         if "invalid" in result:
             return Grade(
                 split=split,
                 status=GradeStatus.invalid_artifact,
                 seconds=seconds,
-                message=result["invalid"],
+                message=_cap(str(result["invalid"])),
+                **art,
             )
         metrics = result.get("metrics", {})
+        if not isinstance(metrics, dict) or not all(
+            isinstance(v, int | float) for v in metrics.values()
+        ):
+            metrics = {}
+        metrics = {_cap(str(k), 100): float(v) for k, v in list(metrics.items())[:100]}
         if spec.metric.name not in metrics:
             return Grade(
                 split=split,
@@ -248,6 +430,8 @@ def grade(
                 seconds=seconds,
                 metrics=metrics,
                 message=f"the grader reported no {spec.metric.name!r}",
+                detail=stderr.strip()[-DETAIL_CAP:],
+                **art,
             )
         return Grade(
             split=split,
@@ -255,14 +439,47 @@ def grade(
             score=metrics[spec.metric.name],
             metrics=metrics,
             seconds=seconds,
+            **art,
         )
     finally:
         for p in procs:
             p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
 
 
-def _start_artifact_server(spec, backend, snap_dir, artifact, grader_launch):
+def grade(
+    spec: TaskSpec,
+    variant: str,
+    workspace: Path,
+    split: str,
+    backend: Backend,
+    data: PreparedData,
+    *,
+    keep: Path | None = None,
+) -> Grade:
+    """Score the artefact in `workspace` on `split` ("dev" or "test"): one snapshot, checked,
+    then graded. Never raises for the artefact's sake: every failure is a typed Grade.
+
+    With `keep` (a host-owned folder), the snapshot is left there as `keep/<artefact name>` for
+    the run record (`RunRecord.save_artifact(keep, rel)`); otherwise it is removed."""
+    start = time.monotonic()
+    into = keep if keep is not None else scratch_dir("snapshot-")
+    try:
+        snap = snapshot_artifact(spec, workspace, into, split=split)
+        if isinstance(snap, Grade):
+            snap.seconds = time.monotonic() - start
+            return snap
+        g = grade_snapshot(spec, variant, snap, split, backend, data, workspace=workspace)
+        g.seconds = time.monotonic() - start
+        return g
+    finally:
+        if keep is None:
+            remove_tree(into)
+
+
+def _start_artifact_server(
+    spec: TaskSpec, backend: Backend, snap_dir: Path, artifact: Path, grader_launch: LaunchSpec
+):
     """Start the agent's code in its own sandbox, wired to the grader by two pipes."""
     to_art_r, to_art_w = os.pipe()
     from_art_r, from_art_w = os.pipe()

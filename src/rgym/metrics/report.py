@@ -82,7 +82,7 @@ def build_report(
     """
     roots = [Path(p) for p in paths]
     loaded = load_runs(roots)
-    warnings, notes = list(loaded.warnings), []
+    warnings, notes = list(loaded.warnings), list(loaded.notes)
     runs = runs_frame(loaded.records)
     tasks, conflicts = task_table(runs)
     warnings += conflicts

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from rgym.errors import RgymError
 from rgym.metrics.mlgym import PRIORITY_METRICS, Direction, parse_mlgym_run_name
+from rgym.runs.mlgym_traj import EXTRA_PRIORITY_METRICS, MLGYM_TO_RGYM, mlgym_id
 
 RGYM_RESULT = "result.json"
 MLGYM_RESULTS = "results.json"
@@ -74,14 +75,19 @@ class RunRecord:
     wall_seconds: float | None = None
     model_calls: float | None = None
     steps: int | None = None
+    original_task_id: str | None = None
+    """The task id the run recorded, when the report joined it under another (see
+    :func:`join_tasks`); None when ``task_id`` is the recorded one."""
 
 
 @dataclass
 class LoadedRuns:
-    """Runs in sorted directory order, plus warnings about whatever was skipped."""
+    """Runs in sorted directory order, plus warnings about whatever was skipped and notes on
+    the tasks joined across rgym and MLGym ids."""
 
     records: list[RunRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def number(value: Any) -> float | None:
@@ -102,11 +108,19 @@ def find_run_dirs(roots: Iterable[Path]) -> Iterator[tuple[Literal["rgym", "mlgy
 
     Sorted order matters: MLGym takes a task's baseline from the first run, in that order, that
     has one. The walk does not descend into a run (its workspace may hold anything) nor into
-    hidden folders. A root may itself be a run. Each directory is yielded once.
+    hidden folders. Symlinked folders are followed (a folder of links to runs is a common way
+    to pick runs for a report), each real folder once, so link cycles end. A root may itself
+    be a run. Each directory is yielded once.
     """
     seen: set[Path] = set()
+    visited: set[str] = set()
     for root in roots:
-        for here, dirnames, filenames in os.walk(root):
+        for here, dirnames, filenames in os.walk(root, followlinks=True):
+            real = os.path.realpath(here)
+            if real in visited:
+                dirnames[:] = []
+                continue
+            visited.add(real)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             kind: Literal["rgym", "mlgym"] | None = None
             if RGYM_RESULT in filenames:
@@ -209,12 +223,13 @@ def read_mlgym_run(run_dir: Path) -> RunRecord:
         UnknownMLGymTask: the task id is not in :data:`PRIORITY_METRICS`.
         ValueError: the name does not parse, or a JSON file is malformed.
     """
-    parsed = parse_mlgym_run_name(run_dir.name)
+    parsed = parse_mlgym_run_name(run_dir.name) or parse_mlgym_run_name(run_dir.resolve().name)
     if parsed is None:
         raise ValueError(f"{run_dir}: folder name is not an MLGym run name (<model>__<task>__...)")
-    if parsed.task_id not in PRIORITY_METRICS:
+    metrics = PRIORITY_METRICS | EXTRA_PRIORITY_METRICS
+    if parsed.task_id not in metrics:
         raise UnknownMLGymTask(parsed.task_id)
-    metric, direction = PRIORITY_METRICS[parsed.task_id]
+    metric, direction = metrics[parsed.task_id]
 
     results: Any = {}
     results_file = run_dir / MLGYM_RESULTS
@@ -307,4 +322,56 @@ def load_runs(paths: Iterable[Path]) -> LoadedRuns:
         )
     if not out.records:
         raise NoRunsFound(roots, out.warnings)
+    out.records, out.notes = join_tasks(out.records)
     return out
+
+
+def join_tasks(records: list[RunRecord]) -> tuple[list[RunRecord], list[str]]:
+    """Report runs of one task under one id, whether they name it as MLGym does
+    (``battleOfSexes``), as rgym's built-in task (``battle-of-sexes``) or as a task imported
+    from MLGym (``mlgym/battleOfSexes``).
+
+    A task is joined only when its runs name it in more than one way; it is then reported
+    under rgym's built-in id when runs of that task are present, else under MLGym's id. Ids
+    whose runs score another metric or direction (rgym's sat-heuristic counts decisions,
+    MLGym's 3SATTime times seconds) stay apart, with a note. Variants other than the default
+    (``blotto:tiny``) are never joined. Returns the records (joined ones relabelled, the
+    recorded id kept in ``original_task_id``) and one note per join or refusal.
+    """
+    groups: dict[str, dict[str, RunRecord]] = {}
+    for r in records:
+        key = mlgym_id(r.task_id) if ":" not in r.task_id else None
+        if key is not None:
+            groups.setdefault(key, {}).setdefault(r.task_id, r)
+    rename: dict[str, str] = {}
+    notes: list[str] = []
+    for key, firsts in sorted(groups.items()):
+        if len(firsts) < 2:
+            continue
+        builtin = MLGYM_TO_RGYM.get(key)
+        label = builtin if builtin in firsts else key if key in firsts else sorted(firsts)[0]
+        want = (firsts[label].metric.lower(), firsts[label].direction)
+        joined = [label]
+        for task_id, first in sorted(firsts.items()):
+            if task_id == label:
+                continue
+            if (first.metric.lower(), first.direction) == want:
+                rename[task_id] = label
+                joined.append(task_id)
+            else:
+                notes.append(
+                    f"not joined: {task_id} ({first.metric}, {first.direction}) and {label} "
+                    f"({firsts[label].metric}, {firsts[label].direction}) score different metrics"
+                )
+        if len(joined) > 1:
+            notes.append(
+                f"joined tasks {', '.join(joined)} as {label!r} ({firsts[label].metric}, "
+                f"{firsts[label].direction})"
+            )
+    out = [
+        replace(r, task_id=rename[r.task_id], original_task_id=r.task_id)
+        if r.task_id in rename
+        else r
+        for r in records
+    ]
+    return out, notes

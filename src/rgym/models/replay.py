@@ -1,9 +1,9 @@
 """Replays the assistant replies of an earlier run (its events.jsonl) or of a file.
 
 Sources: a run directory or its `events.jsonl` (the `model_call` events whose outcome was `ok`,
-in order), an MLGym `.traj` (its assistant messages), or a YAML/JSON list whose items are
-strings or `{content, tool_calls}`. When the replies run out it answers `submit`. Replayed calls
-cost nothing and report the chars/4 token estimate.
+in order), an MLGym `.traj` or the MLGym run folder holding it (its assistant messages), or a
+YAML/JSON list whose items are strings or `{content, tool_calls}`. When the replies run out it
+answers `submit`. Replayed calls cost nothing and report the chars/4 token estimate.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import yaml
 
 from rgym.errors import ConfigError
 from rgym.models.scripted import ScriptedConfig, ScriptedModel
+from rgym.runs.mlgym_traj import find_traj, is_mlgym_source
 from rgym.runs.record import iter_events
 
 
 def load_replies(path: Path) -> list[dict[str, Any]]:
     """The assistant replies stored at `path` (see the module docstring for the formats)."""
     path = Path(path)
-    if path.is_dir():
+    if is_mlgym_source(path):
+        path = find_traj(path)
+    elif path.is_dir():
         path = path / "events.jsonl"
     if not path.exists():
         raise ConfigError(
@@ -36,11 +39,14 @@ def load_replies(path: Path) -> list[dict[str, Any]]:
             if ev.get("type") == "model_call" and ev.get("outcome") == "ok"
         ]
     if path.suffix == ".traj":
-        history = json.loads(path.read_text()).get("history", [])
+        try:
+            history = json.loads(path.read_text()).get("history", [])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+            raise ConfigError(f"replay: {path} is not a readable MLGym trajectory ({e})") from None
         return [
             {"content": m.get("content") or ""}
             for m in history
-            if m.get("role") == "assistant" and not m.get("is_demo")
+            if isinstance(m, dict) and m.get("role") == "assistant" and not m.get("is_demo")
         ]
     try:
         raw = yaml.safe_load(path.read_text())

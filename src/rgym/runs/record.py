@@ -9,13 +9,17 @@ error, note.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rgym.grading.snapshot import Snapshot
 
 SCHEMA_VERSION = 1
+DEFAULT_MAX_BYTES = 64 << 20
+"""The most `save_artifact` copies from a plain folder path when no limit is given."""
 
 
 def _default(o: Any) -> Any:
@@ -53,16 +57,36 @@ class RunRecord:
         self._events.write(json.dumps(line, default=_default) + "\n")
         self._events.flush()
 
-    def save_artifact(self, workspace: Path, rel: str) -> Path | None:
-        src = workspace / rel
-        if not src.exists() or src.is_symlink():
-            return None
-        dst = self.root / "artifact" / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, symlinks=True)
+    def save_artifact(
+        self, snapshot: Snapshot | Path, rel: str, *, max_bytes: int | None = None
+    ) -> Path | None:
+        """Copy the graded snapshot into `artifact/<rel>` as plain files (0644, folders 0755,
+        owned by whoever runs rgym); returns where, or None when there is nothing to keep.
+
+        `snapshot` is a Snapshot, or a host-owned folder holding `<basename of rel>` (the `keep`
+        folder given to `grade`). Never copy from the workspace by name: a Path is opened from
+        its parent's fd without following links, and a copy over `max_bytes` (default: the
+        Snapshot's size, else DEFAULT_MAX_BYTES) is refused, so a wrong caller cannot turn an
+        agent's link, fifo, sparse or setuid file into the record."""
+        from rgym.grading.snapshot import Snapshot, SnapshotRefused, copy_plain
+
+        name = Path(rel).name
+        if isinstance(snapshot, Snapshot):
+            src, limit = snapshot.path, snapshot.size
         else:
-            shutil.copy2(src, dst)
+            path = Path(snapshot)
+            src, limit = (path if path.name == name else path / name), DEFAULT_MAX_BYTES
+        dst = self.root / "artifact" / rel
+        try:
+            copy_plain(src, dst, max_bytes=max_bytes if max_bytes is not None else limit)
+        except (SnapshotRefused, FileNotFoundError, NotADirectoryError) as e:
+            why = e.message if isinstance(e, SnapshotRefused) else f"{type(e).__name__}"
+            self.event("note", message=f"the artefact was not saved: {why}")
+            for parent in dst.parents:  # leave no empty artifact/ folders behind
+                if parent == self.root or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+            return None
         return dst
 
     def write_result(self, result: dict[str, Any]) -> None:

@@ -34,6 +34,11 @@ class RunConfig(BaseModel):
     actions: Path | None = None
     """replay: a YAML/JSON list of actions or an earlier run; default: the task's demo."""
     seed: int = 0
+    seed_mode: str = "secret"
+    """secret: test sets and test-time seeds derive from this installation's private key;
+    public (`--public-seeds`): from the task's public seed, for exactly reproducible numbers."""
+    max_disk_mb: int | None = None
+    """Disk limit for the workspace, /tmp and /dev/shm (None: the task's resources.disk_mb)."""
     budget: Budget = Field(default_factory=Budget)
     runs_dir: Path = Path("runs")
     run_id: str | None = None
@@ -74,7 +79,15 @@ class RunResult(BaseModel):
     metric: str
     direction: str
     baseline_score: float | None
+    """The baseline the normalised score uses: measured on this run's test set where the task
+    can be (see scores_source), else task.yaml's."""
     reference_score: float | None
+    published_baseline_score: float | None = None
+    """task.yaml's numbers, for display."""
+    published_reference_score: float | None = None
+    scores_source: str | None = None
+    """Where baseline_score/reference_score come from: measured (this test set), task.yaml, or
+    a mix (e.g. 'baseline measured, reference task.yaml')."""
     dev_scores: list[float] = Field(default_factory=list)
     best_dev_score: float | None = None
     test_score: float | None = None
@@ -148,6 +161,8 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
             budget=config.budget,
             record=record,
             tool_dirs=getattr(agent, "tool_dirs", None),
+            seed_mode=config.seed_mode,
+            max_disk_mb=config.max_disk_mb,
         )
         obs, info = env.reset(seed=config.seed)
         if on_start:
@@ -169,8 +184,13 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
         result = _result(
             config, spec, agent, record, env, stats, status, message, time.monotonic() - start
         )
-        if env is not None and env.workspace is not None:
-            record.save_artifact(env.workspace, spec.artifact.path)
+        if env is not None:
+            if env.artifact_snapshot is None and env.workspace is not None:
+                env.snapshot_for_record()  # nothing was test-graded: keep what is there
+            if env.artifact_snapshot is not None:  # the snapshot that was scored, never the
+                record.save_artifact(  # workspace itself (the agent controls that)
+                    env.artifact_snapshot, spec.artifact.path, max_bytes=spec.artifact.max_bytes
+                )
             env.close()
         record.write_result(result.model_dump(mode="json"))
         record.close()
@@ -186,6 +206,11 @@ def _result(config, spec, agent, record, env, stats, status, message, seconds) -
         integrity = integrity_of(env)
     else:
         integrity = Integrity(sandbox=config.sandbox, isolated=config.sandbox != "local")
+    from rgym.tasks.baselines import normalising_scores
+
+    norm_base, norm_ref, scores_source = normalising_scores(
+        spec, config.variant, getattr(env, "measured", None)
+    )
     return RunResult(
         integrity=integrity,
         run_id=record.run_id,
@@ -201,8 +226,11 @@ def _result(config, spec, agent, record, env, stats, status, message, seconds) -
         message=message,
         metric=spec.metric.name,
         direction=str(spec.metric.direction),
-        baseline_score=spec.baseline_score(config.variant),
-        reference_score=spec.reference_score(config.variant),
+        baseline_score=norm_base,
+        reference_score=norm_ref,
+        published_baseline_score=spec.baseline_score(config.variant),
+        published_reference_score=spec.reference_score(config.variant),
+        scores_source=scores_source,
         dev_scores=env.dev_scores if env else [],
         best_dev_score=env.best_dev if env else None,
         test_score=tg.score if tg is not None else None,

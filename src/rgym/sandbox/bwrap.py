@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import shutil
 import sys
 from pathlib import Path
 from typing import IO
 
 from rgym.errors import SandboxUnavailable
+from rgym.sandbox import seccomp
 from rgym.sandbox.base import AGENT_HOME, Backend, LaunchSpec, Mount, Process
 from rgym.sandbox.limits import start_jailed
 
 AGENT_UID = 65534
+SHELL_DIR = "/run/rgym"
+"""The shell server's own tmpfs: its state and each command's output (never the agent's disk
+limit, so a full workspace still shows the agent its error messages)."""
+SHELL_DIR_MB = 256
 INSTALL_HINT = (
     "bubblewrap (`bwrap`) is not installed, and rgym's default sandbox needs it. Install it with "
     "`sudo apt-get install bubblewrap` (Debian/Ubuntu) or `sudo dnf install bubblewrap` "
@@ -101,7 +107,8 @@ class BwrapBackend(Backend):
             "`--sandbox local` without isolation."
         )
 
-    def command(self, spec: LaunchSpec) -> list[str]:
+    def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
+        """bwrap's argument list; `seccomp_fd` holds the filter that blocks user namespaces."""
         args = [
             self.bwrap,
             "--die-with-parent",
@@ -121,31 +128,15 @@ class BwrapBackend(Backend):
                 args += ["--symlink", os.readlink(host), str(host)]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), str(host)]
-        args += [
-            "--ro-bind",
-            "/etc",
-            "/etc",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--perms",
-            "1777",
-            "--tmpfs",
-            "/tmp",
-            "--perms",
-            "1777",
-            "--tmpfs",
-            "/dev/shm",
-            "--perms",
-            "0755",
-            "--dir",
-            "/home",
-            "--perms",
-            "0755",
-            "--dir",
-            AGENT_HOME,
-        ]
+        args += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev"]
+        for host_dir, dst in ((spec.tmp_dir, "/tmp"), (spec.shm_dir, "/dev/shm")):
+            if host_dir is not None:
+                args += ["--bind", str(host_dir), dst]
+            else:
+                if spec.tmpfs_mb:
+                    args += ["--size", str(spec.tmpfs_mb << 20)]
+                args += ["--perms", "1777", "--tmpfs", dst]
+        args += ["--perms", "0755", "--dir", "/home", "--perms", "0755", "--dir", AGENT_HOME]
         seen = {"/home", AGENT_HOME}
         for root in python_roots():
             if str(root).startswith("/usr/"):
@@ -163,6 +154,15 @@ class BwrapBackend(Backend):
         for m in spec.mounts:
             args += _dirs(m.dst, seen)
             args += ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
+        if spec.shell:
+            # the shell server is the pid namespace's init: the kernel drops every signal the
+            # agent's processes send it (SIGKILL included) unless it handles that signal
+            args.append("--as-pid-1")
+            args += _dirs(f"{SHELL_DIR}/x", seen)
+            args += ["--size", str(_shell_dir_mb(spec) << 20), "--perms", "1777"]
+            args += ["--tmpfs", SHELL_DIR]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         args += ["--chdir", spec.cwd, "--clearenv"]
         env = {
             "HOME": AGENT_HOME,
@@ -171,6 +171,7 @@ class BwrapBackend(Backend):
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "MPLBACKEND": "Agg",
+            **({"RGYM_STATE_DIR": SHELL_DIR} if spec.shell else {}),
             **spec.env,
         }
         for k, v in env.items():
@@ -206,12 +207,43 @@ class BwrapBackend(Backend):
         stdout: int | IO | None,
         stderr: int | IO | None,
     ) -> Process:
-        return start_jailed(
-            self.command(spec),
-            spec.limits,
-            "bubblewrap",
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=spec.pass_fds,
+        # bwrap's arguments (host paths of the workspace, the data cache, the Python) go through
+        # a memfd, so no process listing on the host or in the sandbox shows them
+        fds: list[int] = []
+        try:
+            sfd = seccomp.filter_fd()
+            if sfd is not None:
+                fds.append(sfd)
+            args = self.command(spec, sfd)
+            # the options go through the fd; the command itself (setpriv, then the sandbox's
+            # own paths) must stay on the command line
+            cut = args.index("--")
+            argfd = os.memfd_create("rgym-bwrap-args", os.MFD_CLOEXEC)
+            fds.append(argfd)
+            os.write(argfd, b"".join(os.fsencode(a) + b"\0" for a in args[1:cut]))
+            os.lseek(argfd, 0, os.SEEK_SET)
+            proc = start_jailed(
+                [self.bwrap, "--args", str(argfd), *args[cut:]],
+                spec.limits,
+                "bubblewrap",
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=(*spec.pass_fds, *fds),
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
+        proc.limits_in_force["userns"] = (
+            "blocked (seccomp)"
+            if len(fds) == 2
+            else f"not blocked (unknown arch {platform.machine()})"
         )
+        return proc
+
+
+def _shell_dir_mb(spec: LaunchSpec) -> int:
+    """Size of the shell server's own tmpfs (its state and each command's output). Its pages
+    count as the sandbox's memory, so it is at most a quarter of the memory limit."""
+    mem = spec.limits.memory_mb
+    return max(16, min(SHELL_DIR_MB, mem // 4)) if mem else SHELL_DIR_MB

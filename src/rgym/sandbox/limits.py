@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from rgym.errors import SandboxUnavailable
+from rgym.sandbox import scratch
 from rgym.sandbox.base import Process, SandboxLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -55,7 +56,9 @@ class ResourceJail:
         self.paths: list[Path] = []
         self.in_force: dict[str, object] = {}
         self.mechanism = "none"
-        name = f"rgym-{uuid.uuid4().hex[:12]}"
+        # named after this process's scratch owner, so that the next rgym to start removes
+        # it if this process dies without closing it (scratch.reap_stale)
+        name = f"rgym-{scratch.owner_id()}-{uuid.uuid4().hex[:12]}"
         wanted = limits.memory_mb or limits.pids or limits.cpus
         if wanted and os.geteuid() == 0:
             if (base := _v2_base()) is not None:
@@ -132,6 +135,46 @@ class ResourceJail:
         if self.paths:
             self.mechanism = "cgroup1"
 
+    def _memory_cgroup(self) -> Path | None:
+        for cg in self.paths:
+            if (cg / "memory.events").exists() or (cg / "memory.oom_control").exists():
+                return cg
+        return None
+
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel's OOM killer has killed in this cgroup (None: unknown).
+        Evidence for why a sandbox died: the agent's memory use, not the host."""
+        cg = self._memory_cgroup()
+        if cg is None:
+            return None
+        for fname in ("memory.events", "memory.oom_control"):
+            try:
+                text = (cg / fname).read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        return None
+
+    def memory_usage(self) -> tuple[int, int] | None:
+        """(bytes in use, bytes allowed) for the memory cgroup; None when there is none."""
+        cg = self._memory_cgroup()
+        if cg is None:
+            return None
+        for cur, top in (
+            ("memory.current", "memory.max"),
+            ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+        ):
+            try:
+                used = int((cg / cur).read_text())
+                limit = (cg / top).read_text().strip()
+            except (OSError, ValueError):
+                continue
+            return used, int(limit) if limit.isdigit() else 0
+        return None
+
     def preexec(self) -> None:
         """Runs in the child between fork and exec: join the cgroup, or lower rlimits."""
         os.setsid()
@@ -180,4 +223,4 @@ def start_jailed(argv: list[str], limits: SandboxLimits, what: str, **popen: obj
     except OSError as e:
         jail.close()
         raise SandboxUnavailable(f"could not start {what}: {e}") from e
-    return Process(p, cleanup=jail.close, limits_in_force=dict(jail.in_force))
+    return Process(p, cleanup=jail.close, limits_in_force=dict(jail.in_force), jail=jail)

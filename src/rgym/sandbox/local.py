@@ -3,7 +3,9 @@
 Only for debugging a task on a machine without bubblewrap, and only when asked for by name
 (`--sandbox local`). Every run made with it says so in its output and in its manifest. Answers
 are still not copied into the workspace, but nothing stops the agent from reading any file you
-can read: a score from this backend is not a trustworthy score.
+can read: a score from this backend is not a trustworthy score. None of the bwrap backend's
+protections hold either: the agent can kill or trace the shell server (its death is then counted
+as the agent's), there is no disk limit, and user namespaces are not blocked.
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ import atexit
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -24,6 +26,9 @@ _lock = threading.Lock()
 _owner: tuple[str, int] | None = None  # (owner id, fd of the held lock)
 _owner_pid: int | None = None
 _reaped = False
+ORPHAN_AGE = 60.0
+"""Seconds an ownerless empty cgroup must have existed before it is removed (one made by a
+process in another pid namespace may be seconds from receiving its first process)."""
 
 
 def scratch_root() -> Path:
@@ -59,6 +64,8 @@ def _remove_own(oid: str, pid: int) -> None:
     if os.getpid() != pid:
         return
     root = scratch_root()
+    for cg in _stale_cgroups(oid):  # sandboxes nobody closed (their processes died with us)
+        _kill_cgroup(cg)
     remove_tree(root / oid)
     (root / f"{oid}.lock").unlink(missing_ok=True)
 
@@ -119,7 +126,6 @@ def _stale_cgroups(oid: str) -> list[Path]:
 
 def _kill_cgroup(cg: Path) -> None:
     import signal
-    import time
 
     for _ in range(50):
         try:
@@ -138,6 +144,26 @@ def _kill_cgroup(cg: Path) -> None:
         cg.rmdir()
     except OSError:
         pass
+
+
+def _orphan_cgroups() -> None:
+    """Remove empty cgroups whose owner process no longer exists, whichever scratch root (and
+    so lock file) it used. An empty cgroup only: one with processes in it is never touched."""
+    base = Path("/sys/fs/cgroup")
+    for parent in (base, base / "unified", base / "memory", base / "pids", base / "cpu"):
+        try:
+            found = list(parent.glob("rgym-*-*-*"))
+        except OSError:
+            continue
+        for cg in found:
+            m = re.fullmatch(r"rgym-(\d+)-[0-9a-f]{8}-[0-9a-f]{12}", cg.name)
+            if not m or os.path.exists(f"/proc/{m[1]}"):
+                continue
+            try:
+                if time.time() - cg.stat().st_ctime > ORPHAN_AGE:  # not one being set up
+                    cg.rmdir()
+            except OSError:
+                pass
 
 
 def reap_stale() -> list[str]:
@@ -173,4 +199,5 @@ def reap_stale() -> list[str]:
             cleaned.append(oid)
         finally:
             os.close(fd)
+    _orphan_cgroups()
     return cleaned

@@ -12,11 +12,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rgym.errors import TaskSpecError
 
 FAMILIES = ("tabular", "vision", "language", "rl", "games", "algorithms", "other")
+MLGYM_ID = r"mlgym/[A-Za-z0-9][A-Za-z0-9_.-]*"
+"""The id of a task imported from MLGym: its own id, in the `mlgym/` namespace."""
 
 
 class Direction(StrEnum):
@@ -37,6 +47,8 @@ class Resources(_Strict):
     """Memory limit for everything in the sandbox."""
     pids: int = 512
     """Maximum number of processes (stops fork bombs)."""
+    disk_mb: int = 2048
+    """Disk for the workspace, /tmp and /dev/shm together; writes past it fail with ENOSPC."""
     gpus: int = 0
     """GPUs needed; 0 for every default variant."""
 
@@ -73,6 +85,16 @@ class Artifact(_Strict):
     """csv: the columns the file must have."""
     function: str | None = None
     """python: the function the grader calls."""
+    max_mb: float | None = Field(default=None, gt=0)
+    """The largest artefact graded, in MiB (a folder: all its files together); checked on the
+open file before anything is read or copied, so a sparse or growing file cannot fill the host's
+memory or disk. Default by kind: csv 64, file 64, python 8, directory 2048."""
+
+    @property
+    def max_bytes(self) -> int:
+        """`max_mb` (or the kind's default) in bytes."""
+        mb = self.max_mb or {"csv": 64, "file": 64, "python": 8, "directory": 2048}[self.kind]
+        return int(mb * (1 << 20))
 
     @field_validator("path")
     @classmethod
@@ -130,12 +152,38 @@ class DataInfo(_Strict):
 
 
 class MLGymExtras(BaseModel):
-    """What an imported MLGym task needs beyond the spec: its files, by their MLGym roles."""
+    """What an imported MLGym task needs beyond the spec: its files, by their MLGym roles.
 
+    Paths are MLGym's: `starter_code`, `secret_files` and `requirements` relative to the
+    repository root (`repo_root`, which is also the spec's `root`), `evaluation_paths` and the
+    artefact paths relative to the agent's workspace (see rgym.tasks.mlgym_data)."""
+
+    mlgym_id: str = ""
+    """The task's own id in MLGym (rgym's id is `mlgym/<mlgym_id>`)."""
+    file: Path | None = None
+    """The task YAML."""
+    repo_root: Path | None = None
+    entrypoint: str = "CSVSubmissionTasks"
     starter_code: list[str]
     evaluation_paths: list[str]
     secret_files: list[str]
     evaluation_read_only: bool
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+    """{name, description, data_path, is_local, config} per dataset config."""
+    artifacts: list[str] = Field(default_factory=list)
+    """Workspace paths the agent must leave (the first is `TaskSpec.artifact`)."""
+    optional_artifacts: list[str] = Field(default_factory=list)
+    """Workspace paths taken from the agent when present (an RL task's config YAML)."""
+    modules: dict[str, list[str]] = Field(default_factory=dict)
+    """Artefact modules -> the names the evaluator imports from them; they run in a sandbox of
+    their own and the evaluator calls them through a proxy module."""
+    in_process: list[str] = Field(default_factory=list)
+    """Agent modules the evaluator must import itself (model code of RL and LM tasks)."""
+    packages: list[str] = Field(default_factory=list)
+    """Import names the task's code needs beyond the standard library."""
+    requirements: str | None = None
+    """A requirements file (tasks with `use_generic_conda: false`)."""
+    gpus: int = 0
 
 
 class TaskSpec(_Strict):
@@ -165,7 +213,9 @@ class TaskSpec(_Strict):
 
     @field_validator("id")
     @classmethod
-    def _id(cls, v: str) -> str:
+    def _id(cls, v: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get("mlgym") and re.fullmatch(MLGYM_ID, v):
+            return v  # an imported task keeps MLGym's id, in its own namespace
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", v):
             raise ValueError("lower-case letters, digits, '-' and '_' (e.g. 'house-price')")
         return v
@@ -186,6 +236,8 @@ class TaskSpec(_Strict):
 
     @property
     def gym_id(self) -> str:
+        if "/" in self.id:  # namespaced (mlgym/<id>): registered under its own name
+            return self.id
         return f"rgym/{self.id}-v{self.version}"
 
     def variant(self, name: str) -> Variant:
@@ -273,6 +325,12 @@ _MLGYM_KEYS = {
     "use_generic_conda",
 }
 _LOWER_IS_BETTER = {"rmse", "mse", "mae", "loss", "val_loss", "time", "perplexity"}
+_FAMILY = {
+    "ModelSubmissionTasks": "rl",
+    "LMSubmissionTasks": "language",
+    "CSVSubmissionTasks": "other",
+    "PythonSubmissionTasks": "other",
+}
 
 
 def is_mlgym_task(raw: dict[str, Any]) -> bool:
@@ -280,54 +338,159 @@ def is_mlgym_task(raw: dict[str, Any]) -> bool:
 
 
 def import_mlgym_task(file: Path, raw: dict[str, Any]) -> TaskSpec:
-    """Map an MLGym task YAML onto a TaskSpec.
+    """Map an MLGym task YAML, in place in its checkout, onto a TaskSpec.
 
-    MLGym runs its evaluator in the agent's shell with agent-editable files; here the evaluation
-    files (`evaluation_paths`) and `secret_files` are copied from the task folder into a fresh
-    grader sandbox only, never into the workspace. Paths in the YAML are taken relative to the
-    YAML's folder. The priority metric is the first key of `baseline_scores`; its direction is
-    guessed from its name (loss/time/rmse are minimised) since MLGym keeps directions elsewhere.
+    The id stays MLGym's, as `mlgym/<id>`. Paths are resolved as MLGym resolves them (from the
+    repository root found above the YAML; see rgym.tasks.mlgym_data); every file the YAML names
+    must exist, else a TaskSpecError names the file, the field and the path. The prompt is the
+    description with `{dataset_docs}` filled as MLGym fills it. The artefact follows the entry
+    point. The priority metric is the first key of `baseline_scores`, spelt as the evaluator
+    prints it; its direction is guessed from its name (loss/time/rmse are minimised) since MLGym
+    keeps directions elsewhere. Graders run the task's evaluate script on a workspace rebuilt
+    from the task folder plus the artefact (rgym.grading.mlgym).
     """
-    root = file.parent.resolve()
+    from rgym.tasks import mlgym_data as md
+
+    where = str(file)
     for key in ("id", "description"):
         if not raw.get(key):
-            raise TaskSpecError(str(file), key, "is required in an MLGym task YAML")
-    evals = raw.get("evaluation_paths") or []
+            raise TaskSpecError(where, key, "is required in an MLGym task YAML")
+    mlgym_id = str(raw["id"])
+    if not re.fullmatch(MLGYM_ID, f"mlgym/{mlgym_id}"):
+        raise TaskSpecError(where, "id", f"{mlgym_id!r}: letters, digits, '_', '.' and '-' only")
+    entry = str(raw.get("task_entrypoint") or "CSVSubmissionTasks")
+    if entry not in md.ENTRYPOINTS:
+        raise TaskSpecError(
+            where,
+            "task_entrypoint",
+            f"{entry!r} is not an MLGym task class; one of {', '.join(md.ENTRYPOINTS)}",
+        )
+    evals = md.as_list(raw, "evaluation_paths", file)
     if not evals:
-        raise TaskSpecError(str(file), "evaluation_paths", "needs at least one evaluate script")
+        raise TaskSpecError(where, "evaluation_paths", "needs at least one evaluate script")
+    root = md.find_repo_root(file, raw)
+    starters = md.as_list(raw, "starter_code", file)
+    layout = md.workspace_layout(root, starters)
+    for e in evals:
+        if e not in layout:
+            raise TaskSpecError(
+                where,
+                "evaluation_paths",
+                f"{e!r} is not a file the starter code puts in the workspace (MLGym copies each "
+                f"starter_code entry there under its own name: {', '.join(layout) or 'none'})",
+            )
+    secrets = md.as_list(raw, "secret_files", file)
+    for rel in secrets:
+        if not (root / rel).is_file():
+            raise TaskSpecError(where, "secret_files", f"names {rel!r}; {root / rel} is no file")
+    sample = raw.get("sample_submission")
+    if sample and not (root / str(sample)).is_file():
+        raise TaskSpecError(where, "sample_submission", f"{root / str(sample)} does not exist")
+    requirements = raw.get("requirements_path")
+    if not raw.get("use_generic_conda", True):
+        if not requirements or not (root / str(requirements)).is_file():
+            raise TaskSpecError(
+                where,
+                "requirements_path",
+                "must name an existing requirements file when use_generic_conda is false"
+                + (f" ({root / str(requirements)} does not exist)" if requirements else ""),
+            )
+    else:
+        requirements = None
+    datasets = md.load_datasets(file, root, md.as_list(raw, "dataset_configs", file))
+    description = md.fill_description(file, str(raw["description"]), md.dataset_docs(datasets))
+    art = md.detect_artifacts(file, entry, description, layout, evals)
+
     scores = (raw.get("baseline_scores") or [{}])[0] or {}
-    metric = next(iter(scores), "score")
+    if not isinstance(scores, dict):
+        raise TaskSpecError(where, "baseline_scores", "expected a list of {metric: score}")
+    evaluator = layout[evals[0]]
+    first = next(iter(scores), "score")
+    metric = md.metric_spelling(str(first), evaluator)
     direction = Direction.min if metric.lower() in _LOWER_IS_BETTER else Direction.max
-    timeout = float(raw.get("training_timeout") or 1800)
-    task_id = re.sub(r"(?<!^)(?=[A-Z])", "-", str(raw["id"])).lower()
-    task_id = re.sub(r"[^a-z0-9_-]", "-", task_id)
-    desc = str(raw["description"])
-    spec = TaskSpec(
-        id=task_id,
-        name=str(raw.get("name") or raw["id"]),
-        family="other",
-        description=desc,
-        variants={"default": Variant(limits=Limits(command_timeout=timeout))},
-        starter=None,
-        artifact=Artifact(
-            path=Path(raw.get("sample_submission") or "submission.csv").name, kind="file"
-        ),
-        metric=Metric(name=metric, direction=direction),
-        baseline=Solution(
-            command="python " + Path((raw.get("baseline_paths") or ["baseline.py"])[0]).name,
-            scores={"default": float(scores[metric])} if metric in scores else {},
-        ),
-        graders=Graders(
-            dev=GraderSpec(script=evals[0], kind="mlgym", timeout=timeout),
-            test=GraderSpec(script=evals[0], kind="mlgym", timeout=timeout),
-        ),
-        data=DataInfo(recipe=None),
-    )
+    secondary = [md.metric_spelling(str(k), evaluator) for k in list(scores)[1:]]
+    timeout = float(raw.get("training_timeout") or 3600)
+
+    baseline_paths = md.as_list(raw, "baseline_paths", file)
+    if baseline_paths:
+        command = f"python {baseline_paths[0]}"
+    else:
+        command = "echo 'this MLGym task ships no baseline script (baseline_paths)' >&2; exit 1"
+    code = [evaluator, *(layout[p] for p in baseline_paths[:1] if p in layout)]
+    code += [layout[m] for m in [*art["modules"], *art["in_process"]] if m in layout]
+    modules = [m for path in code for m, _ in md.imports_of(path)]
+    sample_file = root / str(sample) if sample else layout.get("sample_submission.csv")
+    columns = md.csv_columns(sample_file) if art["kind"] == "csv" else []
+    gpus = 1 if entry == "LMSubmissionTasks" else 0
+    family = _FAMILY[entry]
+    if entry == "PythonSubmissionTasks":
+        family = "games" if art["paths"][0] == "strategy.py" else "algorithms"
+
+    data_options = {
+        "repo_root": str(root),
+        "datasets": datasets,
+        "secret_files": secrets,
+        "fingerprint": md.data_fingerprint(root, datasets),
+    }
+    try:
+        spec = TaskSpec.model_validate(
+            {
+                "id": f"mlgym/{mlgym_id}",
+                "name": str(raw.get("name") or mlgym_id),
+                "family": family,
+                "description": description,
+                "variants": {
+                    "default": Variant(
+                        data=data_options if datasets else {},
+                        limits=Limits(command_timeout=timeout),
+                        resources=Resources(gpus=gpus),
+                        requires=["gpu"] if gpus else [],
+                    )
+                },
+                "starter": None,
+                "artifact": Artifact(
+                    path=art["paths"][0],
+                    kind=art["kind"],
+                    columns=columns,
+                    function=art["function"],
+                ),
+                "metric": Metric(name=metric, direction=direction, secondary=secondary),
+                "baseline": Solution(
+                    command=command,
+                    scores={"default": float(scores[first])}
+                    if isinstance(scores.get(first), int | float)
+                    else {},
+                ),
+                "graders": Graders(
+                    dev=GraderSpec(script=evals[0], kind="mlgym", timeout=timeout),
+                    test=GraderSpec(script=evals[0], kind="mlgym", timeout=timeout),
+                ),
+                "data": DataInfo(
+                    recipe=str(md.RECIPE) if datasets else None,
+                    source=f"MLGym task {mlgym_id} ({file})",
+                ),
+            },
+            context={"mlgym": True},
+        )
+    except ValidationError as e:
+        raise _spec_error(file, e) from None
     spec.root = root
     spec.mlgym = MLGymExtras(
-        starter_code=list(raw.get("starter_code") or []),
-        evaluation_paths=list(evals),
-        secret_files=list(raw.get("secret_files") or []),
-        evaluation_read_only=bool(raw.get("evaluation_read_only", True)),
+        mlgym_id=mlgym_id,
+        file=file.resolve(),
+        repo_root=root,
+        entrypoint=entry,
+        starter_code=starters,
+        evaluation_paths=evals,
+        secret_files=secrets,
+        evaluation_read_only=bool(raw.get("evaluation_read_only", False)),
+        datasets=datasets,
+        artifacts=art["paths"],
+        optional_artifacts=art["optional"],
+        modules=art["modules"],
+        in_process=art["in_process"],
+        packages=md.third_party(modules, layout),
+        requirements=str(requirements) if requirements else None,
+        gpus=gpus,
     )
     return spec

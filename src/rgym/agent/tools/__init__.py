@@ -24,6 +24,8 @@ from typing import Any
 
 from rgym.agent.tools.specs import BASH, SPECS, Arg, ToolSpec, by_name
 
+MLGYM_WINDOW = 1000
+"""MLGym's file-viewer window (lines shown at a time); the tools' default."""
 ACI_SOURCE = Path(__file__).with_name("aci.py")
 STUB = """#!/bin/sh
 # rgym agent tool {name}: see `{name} --help`. python3 -S: the standard library is enough.
@@ -56,7 +58,7 @@ def _files(window: int) -> dict[str, str]:
     return files
 
 
-def tools_dir(window: int = 100, root: Path | None = None) -> Path:
+def tools_dir(window: int = MLGYM_WINDOW, root: Path | None = None) -> Path:
     """The folder of sandbox commands for this window size (built once, then reused)."""
     from rgym.tasks.data import cache_root
 
@@ -190,13 +192,27 @@ def render_call(name: str, arguments: str | dict, specs: dict[str, ToolSpec]) ->
             parts.append(piece.format(**quoted))
     command = " ".join(parts)
     if spec.text_arg:
+        # An empty text stays an empty heredoc, which edit refuses (saying how to delete):
+        # text_command's pipe would delete, but this form is what the agent's tests pin down.
         text = values.get(spec.text_arg, "").rstrip("\n")
         body = f"{text}\n" if text else ""
         command += f" << '{spec.end_marker}'\n{body}{spec.end_marker}"
     return command
 
 
+def text_command(head: str, lines: list[str], marker: str) -> str:
+    """A command that reads `lines` on stdin (`edit 3:5` and its replacement text): a quoted
+    heredoc ended by `marker`; no lines at all are piped in empty (`printf '' | edit 3:5`),
+    since bash hands an empty heredoc over as /dev/null, which the tools read as "no text
+    given" and refuse rather than delete."""
+    if not lines:
+        return f"printf '' | {head}"
+    body = "".join(f"{line}\n" for line in lines)
+    return f"{head} << '{marker}'\n{body}{marker}"
+
+
 __all__ = [
+    "MLGYM_WINDOW",
     "SPECS",
     "STATE_PROBE",
     "ToolArgsError",
@@ -206,5 +222,6 @@ __all__ = [
     "install",
     "openai_tools",
     "render_call",
+    "text_command",
     "tools_dir",
 ]

@@ -50,8 +50,9 @@ SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "open",
         "open <path> [<line_number>]",
-        "Opens the file at path in the file viewer and shows a window of lines around "
-        "line_number (default: the top). Line numbers are shown at the start of each line.",
+        "Opens the file at path in the file viewer and shows a window of its lines, from the "
+        "top or around line_number (a line past the end shows the end). Each line is shown "
+        "as <number>:<text>.",
         (
             _a("path", "string", "the file to open"),
             _a("line_number", "integer", "the line to show in the window", False),
@@ -61,16 +62,26 @@ SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "goto",
         "goto <line_number>",
-        "Moves the window of the open file so that it shows line_number.",
+        "Moves the window of the open file so that it shows line_number (at most the "
+        "file's last line).",
         (_a("line_number", "integer", "the line to move the window to"),),
         ("{line_number}",),
     ),
-    ToolSpec("scroll_down", "scroll_down", "Moves the window of the open file down by one window."),
-    ToolSpec("scroll_up", "scroll_up", "Moves the window of the open file up by one window."),
+    ToolSpec(
+        "scroll_down",
+        "scroll_down",
+        "Moves the window of the open file down by one window (less two lines of overlap).",
+    ),
+    ToolSpec(
+        "scroll_up",
+        "scroll_up",
+        "Moves the window of the open file up by one window (less two lines of overlap).",
+    ),
     ToolSpec(
         "create",
         "create <path>",
-        "Creates a new empty file at path (and its folders) and opens it; fill it with `edit 1:1`.",
+        "Creates a new file at path (and its folders) holding one empty line, and opens it; "
+        "fill it with `edit 1:1`. An existing file is not changed; it is opened instead.",
         (_a("path", "string", "the file to create"),),
         ("{path}",),
     ),
@@ -79,9 +90,11 @@ SPECS: tuple[ToolSpec, ...] = (
         "edit <start_line>:<end_line>\n<replacement_text>\nend_of_edit",
         "Replaces lines start_line to end_line (inclusive) of the open file with the "
         "replacement text: every line after the command line up to a line that is exactly "
-        "`end_of_edit`. Indentation is kept exactly as written. An empty replacement "
-        "deletes the lines. For a Python file the edit is checked (syntax errors, undefined "
-        "names); an edit that adds errors is not applied and you are shown why.",
+        "`end_of_edit`. Indentation is kept exactly as written. To delete lines, pipe in "
+        "nothing: `printf '' | edit <start_line>:<end_line>`. An end_line past the end of the "
+        "file replaces up to the end, and a start_line past it appends. For a Python file "
+        "the edit is checked (syntax errors, indentation that is not a multiple of four, "
+        "undefined names); an edit that adds errors is not applied and you are shown why.",
         (
             _a("start_line", "integer", "first line to replace (1-based)"),
             _a("end_line", "integer", "last line to replace (inclusive)"),
@@ -109,7 +122,8 @@ SPECS: tuple[ToolSpec, ...] = (
         "search_dir",
         "search_dir <search_term> [<dir>]",
         "Searches every non-hidden text file under dir (default: the current directory) "
-        "for search_term (plain text, case-sensitive) and lists the files with matches.",
+        "for search_term (a grep pattern, case-sensitive) and lists the files with matches "
+        "and how many lines match in each.",
         (
             _a("search_term", "string", "the text to look for"),
             _a("dir", "string", "the folder to search", False),
@@ -119,8 +133,8 @@ SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "search_file",
         "search_file <search_term> [<path>]",
-        "Searches the file at path (default: the open file) for search_term (plain text, "
-        "case-sensitive) and prints the matching lines with their numbers.",
+        "Searches the file at path (default: the open file) for search_term (a grep "
+        "pattern, case-sensitive) and prints the matching lines with their numbers.",
         (
             _a("search_term", "string", "the text to look for"),
             _a("path", "string", "the file to search", False),

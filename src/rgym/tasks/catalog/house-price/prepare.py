@@ -2,7 +2,10 @@
 (openintro/ames), with Kaggle-style column names.
 
 The agent gets train.csv with prices and test.csv without; test.csv mixes the dev and test
-houses so the agent cannot tell which rows `validate` scores. Prices of both stay private.
+houses so the agent cannot tell which rows `validate` scores. Which houses are in train.csv
+follows from the task seed (the same on every installation); which of the others are dev and
+which test follows from `secret_seed` (this installation's secret key; the task seed only in
+public-seed mode), so it cannot be recomputed from this code. Prices of both stay private.
 """
 
 import re
@@ -40,6 +43,7 @@ def prepare(
     *,
     seed: int,
     variant: str,
+    secret_seed,
     dev_frac: float = 0.15,
     test_frac: float = 0.15,
     rows: int | None = None,
@@ -51,9 +55,14 @@ def prepare(
         df = df.sample(n=rows, random_state=seed).sort_values("Id")
     order = np.random.default_rng(seed).permutation(len(df))
     n_dev, n_test = int(len(df) * dev_frac), int(len(df) * test_frac)
+    hidden = order[: n_dev + n_test]  # the rows of test.csv; the rest is train.csv
+    # Which hidden rows are dev and which are test decides the test score: a secret.
+    mix = secret_seed("dev/test rows", None)
+    if mix is not None:
+        hidden = np.random.default_rng(mix).permutation(hidden)
     dev, test, train = (
-        df.iloc[order[:n_dev]],
-        df.iloc[order[n_dev : n_dev + n_test]],
+        df.iloc[hidden[:n_dev]],
+        df.iloc[hidden[n_dev:]],
         df.iloc[order[n_dev + n_test :]],
     )
     train.sort_values("Id").to_csv(public / "train.csv", index=False)

@@ -3,8 +3,10 @@
 Each clause has three distinct variables with random signs; a formula over n variables has
 round(ratio * n) clauses (ratio 4.26: about half such formulas are satisfiable). Every split
 holds, for each size, as many satisfiable as unsatisfiable formulas; the label comes from an
-independent CDCL solver (python-sat). The training instances (with labels) are public; the dev
-and test instances are private, drawn independently of the training ones and of each other.
+independent CDCL solver (python-sat). The training instances (with labels) are public and drawn
+from the task seed; the dev and test instances are private and drawn from `secret_seed` (the
+installation's secret key, so nobody can regenerate them from this code; the task seed only in
+public-seed mode), independently of the training ones and of each other.
 """
 
 import json
@@ -62,6 +64,7 @@ def prepare(
     *,
     seed: int,
     variant: str,
+    secret_seed,
     sizes: list[int],
     train_per_size: int,
     eval_per_size: int,
@@ -71,6 +74,8 @@ def prepare(
 ) -> None:
     rng = random.Random(seed)
     seeds = {split: rng.randrange(2**31) for split in ("train", "dev", "test")}
+    for split in ("dev", "test"):  # these decide the scores: never derivable from public code
+        seeds[split] = secret_seed(f"{split} instances", seeds[split])
     for split, folder, per_size in (
         ("train", public, train_per_size),
         ("dev", private, eval_per_size),

