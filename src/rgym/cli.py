@@ -635,6 +635,14 @@ def report_cmd(
     fmt: Annotated[str, typer.Option("--format", help="md, csv or json.")] = "md",
     out: Annotated[Path | None, typer.Option(help="Write tables and plots here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    include_unisolated: Annotated[
+        bool,
+        typer.Option(
+            "--include-unisolated",
+            help="Also report runs made with --sandbox local (left out by default: nothing "
+            "stopped their agent from reading the answers).",
+        ),
+    ] = False,
 ):
     """Leaderboard tables over rgym and MLGym runs.
 
@@ -656,7 +664,14 @@ def report_cmd(
     """
     from rgym.metrics.cli import report_command
 
-    raise typer.Exit(report_command(runs_dirs, fmt="json" if as_json else fmt, out=out))
+    raise typer.Exit(
+        report_command(
+            runs_dirs,
+            fmt="json" if as_json else fmt,
+            out=out,
+            include_unisolated=include_unisolated,
+        )
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

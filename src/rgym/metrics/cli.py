@@ -19,7 +19,12 @@ EXIT_USAGE = 2
 
 
 def report_command(
-    paths: list[Path], fmt: str = "md", out: Path | None = None, console: Any = None
+    paths: list[Path],
+    fmt: str = "md",
+    out: Path | None = None,
+    console: Any = None,
+    *,
+    include_unisolated: bool = False,
 ) -> int:
     """Build a report from run directories; print it, or write it under ``out`` and list files.
 
@@ -44,7 +49,7 @@ def report_command(
         error("give at least one runs directory")
         return EXIT_USAGE
     try:
-        report = build_report(paths)
+        report = build_report(paths, include_unisolated=include_unisolated)
     except (RunsPathNotFound, NoRunsFound) as exc:
         error(str(exc))
         return EXIT_USAGE

@@ -72,7 +72,11 @@ class Report:
 
 
 def build_report(
-    paths: Iterable[Path], n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+    paths: Iterable[Path],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    *,
+    include_unisolated: bool = False,
 ) -> Report:
     """Read every run under ``paths`` and compute all leaderboard tables.
 
@@ -81,7 +85,7 @@ def build_report(
         NoRunsFound: no usable run was found under the paths.
     """
     roots = [Path(p) for p in paths]
-    loaded = load_runs(roots)
+    loaded = load_runs(roots, include_unisolated=include_unisolated)
     warnings, notes = list(loaded.warnings), list(loaded.notes)
     runs = runs_frame(loaded.records)
     tasks, conflicts = task_table(runs)

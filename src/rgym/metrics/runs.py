@@ -75,6 +75,8 @@ class RunRecord:
     wall_seconds: float | None = None
     model_calls: float | None = None
     steps: int | None = None
+    isolated: bool = True
+    """False for rgym runs made with `--sandbox local`: their scores cannot be trusted."""
     original_task_id: str | None = None
     """The task id the run recorded, when the report joined it under another (see
     :func:`join_tasks`); None when ``task_id`` is the recorded one."""
@@ -173,6 +175,10 @@ def read_rgym_run(run_dir: Path) -> RunRecord:
     totals = data.get("totals") if isinstance(data.get("totals"), dict) else {}
     score = number(data.get("test_score"))
     seed = data.get("seed")
+    integrity = data.get("integrity") if isinstance(data.get("integrity"), dict) else {}
+    isolated = integrity.get("isolated")
+    if not isinstance(isolated, bool):  # runs from before the integrity block
+        isolated = data.get("sandbox") != "local"
     steps = number(totals.get("steps"))
     return RunRecord(
         source="rgym",
@@ -195,6 +201,7 @@ def read_rgym_run(run_dir: Path) -> RunRecord:
         wall_seconds=number(totals.get("wall_seconds")),
         model_calls=number(totals.get("model_calls")),
         steps=int(steps) if steps is not None else None,
+        isolated=isolated,
     )
 
 
@@ -286,7 +293,7 @@ def read_mlgym_run(run_dir: Path) -> RunRecord:
     )
 
 
-def load_runs(paths: Iterable[Path]) -> LoadedRuns:
+def load_runs(paths: Iterable[Path], *, include_unisolated: bool = False) -> LoadedRuns:
     """Read every run under ``paths``, skipping (with a warning) what cannot be used.
 
     Raises:
@@ -298,6 +305,7 @@ def load_runs(paths: Iterable[Path]) -> LoadedRuns:
         if not root.exists():
             raise RunsPathNotFound(root)
     out = LoadedRuns()
+    unisolated = 0
     unknown: dict[str, list[Path]] = {}
     for kind, run_dir in find_run_dirs(roots):
         try:
@@ -314,11 +322,19 @@ def load_runs(paths: Iterable[Path]) -> LoadedRuns:
                 f"reported as '{BASELINE_METHOD}-run'"
             )
             record = replace(record, method=f"{BASELINE_METHOD}-run")
+        if not record.isolated and not include_unisolated:
+            unisolated += 1
+            continue
         out.records.append(record)
     for task_id, dirs in unknown.items():
         out.warnings.append(
             f"skipped {len(dirs)} MLGym run(s) of unknown task {task_id!r} (no priority metric "
             f"known for it), e.g. {dirs[0]}"
+        )
+    if unisolated:
+        out.warnings.append(
+            f"left out {unisolated} run(s) made without isolation (--sandbox local): their "
+            "scores cannot be trusted; pass --include-unisolated to report them"
         )
     if not out.records:
         raise NoRunsFound(roots, out.warnings)

@@ -187,7 +187,7 @@ class EpisodeSandbox:
         spec.shell = True
         script = f"{backend.visible_path(server)}/shell_server.py"
         # -I: the shell ignores PYTHON* variables and user site-packages the agent could set
-        spec.argv = [backend.python(), "-I", "-u", script]
+        spec.argv = [backend.python(), "-I", "-S", "-u", script]  # stdlib only: no site
         if spec.limits.pids:
             spec.env.setdefault("RGYM_PIDS_LIMIT", str(spec.limits.pids))
         self._buf = bytearray()
