@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
-import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -193,24 +190,7 @@ class ResourceJail:
     def close(self) -> None:
         """Kill whatever is still in the cgroup (background jobs too), then remove it."""
         for cg in self.paths:
-            procs = cg / "cgroup.procs"
-            for attempt in range(60):
-                try:
-                    pids = [int(p) for p in procs.read_text().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.001 if attempt < 10 else 0.01)  # most trees die at once
-            try:
-                cg.rmdir()
-            except OSError:
-                shutil.rmtree(cg, ignore_errors=True)
+            scratch.kill_cgroup(cg)
         self.paths = []
 
 

@@ -65,7 +65,7 @@ def _remove_own(oid: str, pid: int) -> None:
         return
     root = scratch_root()
     for cg in _stale_cgroups(oid):  # sandboxes nobody closed (their processes died with us)
-        _kill_cgroup(cg)
+        kill_cgroup(cg)
     remove_tree(root / oid)
     (root / f"{oid}.lock").unlink(missing_ok=True)
 
@@ -124,10 +124,12 @@ def _stale_cgroups(oid: str) -> list[Path]:
     return found
 
 
-def _kill_cgroup(cg: Path) -> None:
+def kill_cgroup(cg: Path) -> None:
+    """SIGKILL everything in a cgroup until it is empty (a fork loop adds members while we
+    kill), then remove it."""
     import signal
 
-    for _ in range(50):
+    for attempt in range(60):
         try:
             pids = [int(p) for p in (cg / "cgroup.procs").read_text().split()]
         except OSError:
@@ -139,11 +141,11 @@ def _kill_cgroup(cg: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.01)
+        time.sleep(0.001 if attempt < 10 else 0.01)  # most trees die at once
     try:
         cg.rmdir()
     except OSError:
-        pass
+        shutil.rmtree(cg, ignore_errors=True)
 
 
 def _orphan_cgroups() -> None:
@@ -193,7 +195,7 @@ def reap_stale() -> list[str]:
                     continue  # its owner is alive
                 raise
             for cg in _stale_cgroups(oid):
-                _kill_cgroup(cg)
+                kill_cgroup(cg)
             remove_tree(root / oid)
             lock.unlink(missing_ok=True)
             cleaned.append(oid)
