@@ -152,6 +152,18 @@ def test_endings_map_to_rgym_budget_kinds(exit_status, last, expected_end, kept)
     assert len(notes) == 1 and "step 3" in notes[0]
 
 
+def test_actions_bash_cannot_parse_are_left_out_as_mlgym_never_ran_them():
+    steps = [
+        {"action": "create new.py\nimport random\ndef f(:\n    pass\n"},  # text, no heredoc
+        {"action": "edit 1:1\ndef f(:\nend_of_edit\n"},  # fine: the text is a heredoc
+        {"action": "ls && (cd data"},
+    ]
+    actions, notes = convert_steps(steps)
+    assert [a["action"].split("\n")[0] for a in actions] == ["edit 1:1 << 'end_of_edit'"]
+    assert [n.split(":")[0] for n in notes[1:]] == ["step 1", "step 3"]
+    assert "`bash -n`" in notes[1]
+
+
 def test_text_commands_become_heredocs_and_others_pass_unchanged():
     action, changed = guard_text_commands("edit 3:4\n    x = 1\nend_of_edit")
     assert changed and action == "edit 3:4 << 'end_of_edit'\n    x = 1\nend_of_edit"

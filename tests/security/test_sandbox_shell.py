@@ -176,12 +176,15 @@ def test_memory_exhaustion_that_ends_the_sandbox_is_the_agents(workspace):
     try:
         if "memory_mb" not in sb.limits_in_force:
             pytest.skip("no memory limit in force on this host")
-        with pytest.raises(SandboxUnavailable) as err:
-            for _ in range(4):
+        try:
+            for _ in range(8):
                 sb.exec("head -c 300M /dev/zero > /dev/shm/fill$RANDOM; echo 0", timeout=30)
-        assert err.value.cause == "agent", err.value.evidence
-        assert "OOM" in err.value.evidence
-        assert sb.death_cause()[0] == "agent"
+        except SandboxUnavailable as e:  # the OOM killer took the shell: the agent's doing
+            assert e.cause == "agent", e.evidence
+            assert "OOM" in e.evidence
+            assert sb.death_cause()[0] == "agent"
+        else:  # the kernel killed only the agent's commands (they go first): the shell lives on
+            assert "alive" in sb.exec("echo alive", timeout=30).output
     finally:
         sb.close()
 

@@ -17,6 +17,8 @@ agent plays, in order, and says what it changed and what it left out:
 - in a run MLGym ended on its step limit, the last step's action was never run (MLGym stops
   before running the step past the limit), so it is left out and the replay ends there;
 - memory and literature-search commands (MLGym's optional tools) are left out;
+- an action bash cannot parse is left out: MLGym checks each one with `bash -n` first and
+  runs none that fails (an agent may put a file's text after `create` without a heredoc);
 - everything else is a shell command and is passed on unchanged.
 
 MLGym's edits name lines of the files as its agent saw them, and a task's starter files may
@@ -380,6 +382,12 @@ def convert_steps(
             )
             continue
         action, changed = guard_text_commands(raw)
+        if action not in ("validate", "submit") and not bash_parses(action):
+            notes.append(
+                f"step {n}: `{_short(raw)}` is not valid bash; MLGym checks every action with "
+                "`bash -n` and did not run it; left out"
+            )
+            continue
         if changed:
             rewritten.append(n)
         actions.append({"action": action, "thought": thought})
@@ -390,6 +398,25 @@ def convert_steps(
             f"agent does before running them (steps {_ranges(rewritten)})",
         )
     return actions, notes
+
+
+def bash_parses(action: str) -> bool:
+    """Whether bash can parse `action` (`bash -n`: read, never run). True when there is no
+    bash to ask."""
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        return True
+    try:
+        p = subprocess.run(
+            [bash, "-n"], input=action.encode("utf-8", "surrogateescape"), capture_output=True,
+            timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return p.returncode == 0
 
 
 def guard_text_commands(action: str) -> tuple[str, bool]:
