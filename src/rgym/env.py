@@ -196,6 +196,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.dev_scores: list[float] = []
         self.test_grade: Grade | None = None
         self.exit_status: str | None = None
+        self.ended_by: str | None = None  # not the last episode's
         self._done = False
         prompt = self.prompt()
         self._timings = {"reset_seconds": time.monotonic() - t0, "last_command_seconds": None}
