@@ -70,18 +70,13 @@ def _show_table(title: str, headers: list[str], rows: list[list[str]], keep: tup
         return
     console.print(f"[bold]{escape(title)}[/]", highlight=False)
     for r in rows:
-        if len(headers) == 2:  # key and value: one line each
+        if len(headers) == 2:  # key and value, one line each, unwrapped (a sha256 stays whole)
             line = f"[bold]{escape(r[0])}:[/] {escape(r[1])}"
             console.print(line, soft_wrap=True, highlight=False)
             continue
         console.print(escape(r[0]), soft_wrap=True, highlight=False, style="bold")
         pairs = zip(headers[1:], r[1:], strict=True)
-        # soft wrap: the terminal folds long lines itself; rich would break values (a sha256)
-        console.print(
-            "  " + " · ".join(f"{h} {escape(v)}" for h, v in pairs if v),
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print("  " + " · ".join(f"{h} {escape(v)}" for h, v in pairs if v), highlight=False)
 
 
 TasksDir = Annotated[
