@@ -15,6 +15,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# --dev: the browser the `rgym view` tests drive (Debian's chromium; no browser download)
+if [ "${1:-}" = "--dev" ]; then command -v chromium >/dev/null || need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get…"
   $SUDO apt-get update -qq

@@ -1,4 +1,4 @@
-"""The `rgym` command: tasks | run | data | verify | report.
+"""The `rgym` command: tasks | run | batch | data | verify | report | view.
 
 Each command builds a config and calls the library; heavy modules are imported inside commands so
 `rgym --help` stays fast.
@@ -676,6 +676,14 @@ def report_cmd(
             include_unisolated=include_unisolated,
         )
     )
+
+
+# commands that live in their own package (each module imports only typer at load time)
+from rgym.batch.cli import batch_cmd  # noqa: E402
+from rgym.view.cli import view_cmd  # noqa: E402
+
+app.command("batch")(batch_cmd)
+app.command("view")(view_cmd)
 
 
 def main() -> None:  # pragma: no cover - console entry point

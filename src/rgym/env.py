@@ -52,6 +52,9 @@ class ExitStatus(StrEnum):
     invalid_artifact = "invalid_artifact"
     agent_error = "agent_error"
     infra_error = "infra_error"
+    interrupted = "interrupted"
+    """Stopped from outside (Ctrl-C, a batch's stop or wall limit) before it ended: not scored,
+    and a batch re-runs it on --resume."""
 
 
 def normalised_score(
@@ -82,6 +85,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
         render_mode: str | None = None,
         seed_mode: str = "secret",
         max_disk_mb: int | None = None,
+        cpus: float | None = None,
     ):
         self.spec_ = task if isinstance(task, TaskSpec) else get_task(task, tasks_dirs)
         self.variant_name = variant
@@ -117,6 +121,9 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.storage: EpisodeStorage | None = None
         self.max_disk_mb = max_disk_mb
         """`rgym run --max-disk MB`: overrides the task's resources.disk_mb."""
+        self.cpus = cpus
+        """Overrides the task's resources.cpus (the sandbox's CPU quota); a batch sets it so
+        runs fit its CPU slots."""
         self.data = None
         self.test_grade: Grade | None = None
         self.exit_status: str | None = None
@@ -181,7 +188,9 @@ class ResearchEnv(gymnasium.Env[str, str]):
                 *tools,
             ],
             env={"RGYM_TOOL_PATH": ":".join(path_dirs)} if path_dirs else {},
-            limits=SandboxLimits(cpus=res.cpus, memory_mb=res.memory_mb, pids=res.pids),
+            limits=SandboxLimits(
+                cpus=self.cpus or res.cpus, memory_mb=res.memory_mb, pids=res.pids
+            ),
             hidden=[Path(p) for p in self._hidden()],
         )
         if self.backend.isolated is False:

@@ -39,6 +39,8 @@ class RunConfig(BaseModel):
     public (`--public-seeds`): from the task's public seed, for exactly reproducible numbers."""
     max_disk_mb: int | None = None
     """Disk limit for the workspace, /tmp and /dev/shm (None: the task's resources.disk_mb)."""
+    cpus: float | None = None
+    """CPU quota of the episode's sandbox (None: the task's resources.cpus)."""
     budget: Budget = Field(default_factory=Budget)
     runs_dir: Path = Path("runs")
     run_id: str | None = None
@@ -163,6 +165,7 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
             tool_dirs=getattr(agent, "tool_dirs", None),
             seed_mode=config.seed_mode,
             max_disk_mb=config.max_disk_mb,
+            cpus=config.cpus,
         )
         obs, info = env.reset(seed=config.seed)
         if on_start:
@@ -173,6 +176,10 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
         status = env.exit_status
     except SandboxUnavailable as e:
         status, message = ExitStatus.infra_error, str(e)
+    except KeyboardInterrupt:  # Ctrl-C, or a batch stopping its runs: record it, then stop
+        status, message = ExitStatus.interrupted, "interrupted before the episode ended"
+        record.event("error", kind=str(status), message=message)
+        raise
     except Exception as e:
         status = ExitStatus.agent_error
         if isinstance(e, RgymError):

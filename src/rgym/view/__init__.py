@@ -1,0 +1,1 @@
+"""`rgym view`: runs, trajectories and leaderboards in the browser."""
