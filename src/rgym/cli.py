@@ -680,7 +680,7 @@ def report_cmd(
 
 # commands that live in their own package (each module imports only typer at load time)
 from rgym.batch.cli import batch_cmd  # noqa: E402
-from rgym.view.cli import view_cmd  # noqa: E402
+from rgym.viewer.cli import view_cmd  # noqa: E402
 
 app.command("batch")(batch_cmd)
 app.command("view")(view_cmd)
