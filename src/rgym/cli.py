@@ -224,7 +224,8 @@ def run_cmd(
     actions: Annotated[
         Path | None,
         typer.Option(
-            help="replay: a YAML/JSON list of actions, or an earlier run's folder.",
+            help="replay: a YAML/JSON list of actions, an earlier run's folder, or an MLGym "
+            "trajectory (<task>.traj or its run folder).",
             rich_help_panel="Agent",
         ),
     ] = None,
@@ -357,7 +358,12 @@ def run_cmd(
             console.print(f"         [dim]{escape(short)}[/]", highlight=False)
 
     try:
-        result = run(config, on_step=on_step, on_start=on_start)
+        result = run(
+            config,
+            on_step=on_step,
+            on_start=on_start,
+            on_progress=None if quiet else lambda m: console.print(f"[dim]{escape(m)}…[/]"),
+        )
     except RgymError as e:
         _fail(e)
     _summary(result)

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
         seed_mode: str = "secret",
         max_disk_mb: int | None = None,
         cpus: float | None = None,
+        progress: Callable[[str], None] | None = None,
     ):
         self.spec_ = task if isinstance(task, TaskSpec) else get_task(task, tasks_dirs)
         self.variant_name = variant
@@ -122,6 +124,8 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.max_disk_mb = max_disk_mb
         """`rgym run --max-disk MB`: overrides the task's resources.disk_mb."""
         self.cpus = cpus
+        self.progress = progress
+        """Told about slow one-off work in reset (measuring the baseline), for a CLI to show."""
         """Overrides the task's resources.cpus (the sandbox's CPU quota); a batch sets it so
         runs fit its CPU slots."""
         self.data = None
@@ -153,7 +157,9 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.data = prepare_data(self.spec_, self.variant_name, seed_mode=self.seed_mode)
         from rgym.tasks.baselines import episode_scores  # baseline/reference on this test set
 
-        self.measured = episode_scores(self.spec_, self.variant_name, self.data, self.backend)
+        self.measured = episode_scores(
+            self.spec_, self.variant_name, self.data, self.backend, progress=self.progress
+        )
         res = self.variant.resources
         # workspace, /tmp and /dev/shm under one disk limit (a tmpfs in a scratch folder that
         # the next rgym start removes if this process crashes)

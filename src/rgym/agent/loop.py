@@ -60,7 +60,8 @@ class DefaultAgent:
     ) -> AgentStats:
         self.env, self.on_step, self.done, self.host_steps, self.cap = env, on_step, False, 0, None
         self.sink = env.record.event if getattr(env, "record", None) is not None else None
-        wall, used = env.budget.max_wall_seconds, info.get("budget", {}).get("wall_seconds", 0)
+        timings = getattr(env, "timings", None) or {}  # the clock started at reset, not here
+        wall, used = env.budget.max_wall_seconds, timings.get("wall_seconds") or 0
         deadline = time.monotonic() + wall - used if wall else None
         self.ledger = Ledger(env.budget, self.sink, retry=self.config.retry, deadline=deadline)
         self.memory = MemoryStore.for_env(env) if self.config.memory else None

@@ -124,7 +124,9 @@ def new_run_id(config: RunConfig) -> str:
     return f"{config.task.replace('/', '_')}__{who}__s{config.seed}__{stamp}"
 
 
-def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None) -> RunResult:
+def run(
+    config: RunConfig, *, on_step: StepCallback | None = None, on_start=None, on_progress=None
+) -> RunResult:
     """Run one episode and leave a complete run record, whatever happens."""
     from rgym import __version__
 
@@ -166,6 +168,7 @@ def run(config: RunConfig, *, on_step: StepCallback | None = None, on_start=None
             seed_mode=config.seed_mode,
             max_disk_mb=config.max_disk_mb,
             cpus=config.cpus,
+            progress=on_progress,
         )
         obs, info = env.reset(seed=config.seed)
         if on_start:

@@ -301,13 +301,17 @@ def _better(a: float | None, b: float | None, spec: TaskSpec) -> bool:
 
 
 def episode_scores(
-    spec: TaskSpec, variant: str, data: PreparedData, backend
+    spec: TaskSpec,
+    variant: str,
+    data: PreparedData,
+    backend,
+    progress: Callable[[str], None] | None = None,
 ) -> MeasuredScores | None:
     """What an episode normalises with (ResearchEnv.reset). None inside a measurement: the
     baseline's own episode must not measure the baseline again."""
     if _measuring.get():
         return None
-    return measured_scores(spec, variant, data, backend)
+    return measured_scores(spec, variant, data, backend, progress=progress)
 
 
 def normalising_scores(
