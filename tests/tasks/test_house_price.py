@@ -188,6 +188,14 @@ def test_malformed_submissions_get_a_typed_outcome(make, status, needle, test_id
     assert needle in g.message
 
 
+def test_a_huge_header_is_named_briefly_in_the_message(test_ids, grade_files):
+    header = ",".join(f"{i}{'x' * 5000}" for i in range(30))  # 150 kB of column names
+    g = grade_files(TASK, {"submission.csv": f"{header}\n" + "1," * 29 + "1\n"})
+    assert g.status == GradeStatus.invalid_artifact, g.message
+    assert "SalePrice" in g.message and "truncated" in g.message
+    assert len(g.message) < 2000
+
+
 def test_fake_label_files_in_the_workspace_cannot_change_the_score(data, test_ids, grade_files):
     env = rgym.make(TASK, variant="tiny")
     try:

@@ -70,12 +70,19 @@ def read_csv(path: Path, columns: list[str], n_rows: int | None = None):
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise Invalid(
-            f"{name} is missing column(s) {missing}; it has {list(df.columns)[:10]}; "
+            f"{name} is missing column(s) {missing}; it has {_names(df.columns)}; "
             f"expected columns {columns}"
         )
     if n_rows is not None and len(df) != n_rows:
         raise Invalid(f"{name} has {len(df)} rows; expected {n_rows} (one per test example)")
     return df
+
+
+def _names(columns, most: int = 10, width: int = 40) -> str:
+    """Column names for a message, each cut short: a header is the agent's text, any size."""
+    names = [str(c) if len(str(c)) <= width else str(c)[:width] + "…" for c in columns[:most]]
+    more = f" and {len(columns) - most} more" if len(columns) > most else ""
+    return f"{names}{more}"
 
 
 class RemoteError(Invalid):
