@@ -32,3 +32,30 @@ def rgym_cache(tmp_path_factory):
 requires_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed"
 )
+
+
+def agent_workspace(path):
+    """An empty folder the sandbox's user (uid 65534 when rgym runs as root) can write."""
+    path.mkdir()
+    path.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)
+    return path
+
+
+def bwrap_sandbox(workspace, memory_mb=512):
+    """A bare bwrap episode sandbox over `workspace` with small limits (close it after use)."""
+    from rgym.sandbox import (
+        WORKSPACE,
+        EpisodeSandbox,
+        LaunchSpec,
+        Mount,
+        SandboxLimits,
+        get_backend,
+    )
+
+    limits = SandboxLimits(memory_mb=memory_mb, pids=64, cpus=1.0)
+    return EpisodeSandbox(
+        get_backend("bwrap"),
+        LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)], limits=limits),
+    )

@@ -8,20 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from rgym.sandbox import WORKSPACE, EpisodeSandbox, LaunchSpec, Mount, SandboxLimits, get_backend
-from tests.conftest import requires_bwrap
+from rgym.sandbox import WORKSPACE, get_backend
+from tests.conftest import agent_workspace, bwrap_sandbox, requires_bwrap
 
 pytestmark = requires_bwrap
 
 
 @pytest.fixture
 def workspace(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    ws.chmod(0o755)
-    if os.geteuid() == 0:
-        os.chown(ws, 65534, 65534)
-    return ws
+    return agent_workspace(tmp_path / "ws")
 
 
 @pytest.fixture
@@ -35,11 +30,7 @@ def secret(tmp_path):
 
 @pytest.fixture
 def sandbox(workspace):
-    limits = SandboxLimits(memory_mb=512, pids=64, cpus=1.0)
-    sb = EpisodeSandbox(
-        get_backend("bwrap"),
-        LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)], limits=limits),
-    )
+    sb = bwrap_sandbox(workspace)
     yield sb
     sb.close()
 

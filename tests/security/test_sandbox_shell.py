@@ -20,30 +20,17 @@ import pytest
 from rgym.errors import SandboxProtocolError, SandboxUnavailable
 from rgym.sandbox import WORKSPACE, EpisodeSandbox, LaunchSpec, Mount, SandboxLimits, get_backend
 from rgym.sandbox.local import LocalBackend
-from tests.conftest import requires_bwrap
+from tests.conftest import agent_workspace, bwrap_sandbox, requires_bwrap
 
 
 @pytest.fixture
 def workspace(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    ws.chmod(0o755)
-    if os.geteuid() == 0:
-        os.chown(ws, 65534, 65534)
-    return ws
-
-
-def _sandbox(workspace, memory_mb=512):
-    limits = SandboxLimits(memory_mb=memory_mb, pids=64, cpus=1.0)
-    return EpisodeSandbox(
-        get_backend("bwrap"),
-        LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)], limits=limits),
-    )
+    return agent_workspace(tmp_path / "ws")
 
 
 @pytest.fixture
 def sandbox(workspace):
-    sb = _sandbox(workspace)
+    sb = bwrap_sandbox(workspace)
     yield sb
     sb.close()
 
@@ -173,7 +160,7 @@ def test_a_host_kill_is_a_host_fault_with_evidence(sandbox):
 def test_memory_exhaustion_that_ends_the_sandbox_is_the_agents(workspace):
     """/dev/shm is memory: with no disk limit, filling it past the memory limit leaves the
     OOM killer nothing but the shell. The env must then grade, not call it infrastructure."""
-    sb = _sandbox(workspace, memory_mb=96)
+    sb = bwrap_sandbox(workspace, memory_mb=96)
     try:
         if "memory_mb" not in sb.limits_in_force:
             pytest.skip("no memory limit in force on this host")
