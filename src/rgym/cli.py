@@ -1,4 +1,4 @@
-"""The `rgym` command: tasks | run | batch | data | verify | report | view.
+"""The `rgym` command: tasks | run | batch | data | verify | report | view | serve | export.
 
 Each command builds a config and calls the library; heavy modules are imported inside commands so
 `rgym --help` stays fast.
@@ -686,10 +686,14 @@ def report_cmd(
 
 # commands that live in their own package (each module imports only typer at load time)
 from rgym.batch.cli import batch_cmd  # noqa: E402
+from rgym.export.cli import export_app  # noqa: E402
+from rgym.serve.cli import serve_cmd  # noqa: E402
 from rgym.viewer.cli import view_cmd  # noqa: E402
 
 app.command("batch")(batch_cmd)
 app.command("view")(view_cmd)
+app.command("serve")(serve_cmd)
+app.add_typer(export_app, name="export")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,1 @@
+"""`rgym export`: runs as training data (chat SFT examples, RL episodes)."""

@@ -1,0 +1,1 @@
+"""`rgym serve`: rgym's environments over HTTP/WebSocket, OpenEnv-compatible."""
