@@ -133,6 +133,12 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self.exit_status: str | None = None
         self.artifact_snapshot: Path | None = None
         """Host-owned snapshot of the artefact the test grader scored (for the run record)."""
+        # what a run's result reads, also when reset was cut short (Ctrl-C during reset)
+        self.steps = 0
+        self.validations = 0
+        self.best_dev: float | None = None
+        self.dev_scores: list[float] = []
+        self.ended_by: str | None = None
         self._last_obs = ""
         self._done = True
 
