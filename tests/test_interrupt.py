@@ -52,3 +52,20 @@ def test_ctrl_c_mid_run_writes_an_interrupted_result(tmp_path: Path):
     assert result["test_score"] is None and result["normalised_score"] is None
     kinds = [json.loads(x).get("kind") for x in (run_dir / "events.jsonl").read_text().splitlines()]
     assert "interrupted" in kinds
+
+
+def test_an_interrupt_during_reset_still_leaves_a_result(tmp_path: Path, monkeypatch):
+    import pytest
+
+    from rgym.env import ResearchEnv
+    from rgym.runs.runner import RunConfig, run
+
+    def reset_cut_short(self, *, seed=None, options=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResearchEnv, "reset", reset_cut_short)
+    config = RunConfig(task="battle-of-sexes", runs_dir=tmp_path, run_id="cut")
+    with pytest.raises(KeyboardInterrupt):
+        run(config)
+    result = json.loads((tmp_path / "cut" / "result.json").read_text())
+    assert result["exit_status"] == "interrupted" and result["totals"]["steps"] == 0
