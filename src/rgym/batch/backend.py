@@ -20,6 +20,9 @@ class JobEnd:
     outcome: JobOutcome | None
     died: str | None = None
     """Set when the worker vanished (e.g. 'worker process killed by SIGKILL'); outcome is None."""
+    worker_seconds: float | None = None
+    """How long the job function ran in the worker, where the backend measures it (the rest of
+    the time from submit to end is the backend's overhead)."""
 
 
 class Backend(Protocol):

@@ -39,6 +39,9 @@ class Job(BaseModel):
     """CPU cores the worker (and so the run's sandbox) is pinned to; None: not pinned."""
     gpu_ids: list[int] = Field(default_factory=list)
     """GPUs the run may use (CUDA_VISIBLE_DEVICES), chosen by the pool."""
+    worker: str | None = None
+    """Where the job runs, for the batch's log (`pid 1234` on the local pool); set by the
+    backend when it starts the job."""
 
 
 class JobOutcome(BaseModel):

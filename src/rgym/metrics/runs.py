@@ -110,9 +110,10 @@ def find_run_dirs(roots: Iterable[Path]) -> Iterator[tuple[Literal["rgym", "mlgy
 
     Sorted order matters: MLGym takes a task's baseline from the first run, in that order, that
     has one. The walk does not descend into a run (its workspace may hold anything) nor into
-    hidden folders. Symlinked folders are followed (a folder of links to runs is a common way
-    to pick runs for a report), each real folder once, so link cycles end. A root may itself
-    be a run. Each directory is yielded once.
+    hidden folders, nor into the ``attempts/`` folder beside a batch's ``batch.json`` (so a
+    batch counts each cell once). Symlinked folders are followed (a folder of links to runs is
+    a common way to pick runs for a report), each real folder once, so link cycles end. A root
+    may itself be a run. Each directory is yielded once.
     """
     seen: set[Path] = set()
     visited: set[str] = set()
@@ -124,6 +125,8 @@ def find_run_dirs(roots: Iterable[Path]) -> Iterator[tuple[Literal["rgym", "mlgy
                 continue
             visited.add(real)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            if "batch.json" in filenames:  # `rgym batch`: one record per cell, in runs/;
+                dirnames[:] = [d for d in dirnames if d != "attempts"]  # not its dead attempts
             kind: Literal["rgym", "mlgym"] | None = None
             if RGYM_RESULT in filenames:
                 kind = "rgym"
