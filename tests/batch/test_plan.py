@@ -92,6 +92,9 @@ def test_the_batch_folder_holds_one_matrix(tmp_path):
     fewer, fewer_cells = plan({**SPEC, "seeds": [0]})
     with pytest.raises(ConfigError, match=r"4 of its run\(s\) missing"):
         open_batch(out, fewer, fewer_cells, resume=True)
+    quota, quota_cells = plan({**SPEC, "resources": {"cpus": 1}})  # same cells, new quota
+    with pytest.raises(ConfigError, match=r"is configured differently: cpus: None -> 1.0"):
+        open_batch(out, quota, quota_cells, resume=True)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty and holds no batch.json"):

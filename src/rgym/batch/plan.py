@@ -186,6 +186,13 @@ def open_batch(out: Path, spec: BatchSpec, cells: list[Cell], *, resume: bool) -
     return True
 
 
+def _config_diff(was: dict[str, Any], now: dict[str, Any]) -> str:
+    """The RunConfig fields that differ, as `field: old -> new` (run ids hash these)."""
+    keys = sorted(k for k in set(was) | set(now) if k not in ("run_id", "runs_dir"))
+    diffs = [f"{k}: {was.get(k)!r} -> {now.get(k)!r}" for k in keys if was.get(k) != now.get(k)]
+    return "; ".join(diffs[:4]) or "no field differs; rgym's version may have changed"
+
+
 def _same_matrix(out: Path, old: dict[str, Any], cells: list[Cell]) -> None:
     before = {c.get("run_id"): c for c in old["cells"] if isinstance(c, dict)}
     now = {c.run_id: c for c in cells}
@@ -194,14 +201,24 @@ def _same_matrix(out: Path, old: dict[str, Any], cells: list[Cell]) -> None:
     if not added and not removed:
         return
     lines = []
+    changed = sorted(set(added) & set(removed))
+    changed_note = ""
+    if changed:  # the same cell, configured differently: say what differs
+        new = next(now[r] for r in now if r not in before and now[r].cell == changed[0])
+        was = next(
+            before[r] for r in before if r not in now and before[r].get("cell") == changed[0]
+        )
+        diff = _config_diff(was.get("config") or {}, new.config)
+        changed_note = f" ({changed[0]}, for one, is configured differently: {diff})"
     if added:
         lines.append(f"{len(added)} run(s) not in it, e.g. {', '.join(added[:3])}")
     if removed:
         lines.append(f"{len(removed)} of its run(s) missing, e.g. {', '.join(removed[:3])}")
     raise ConfigError(
         f"{out / MANIFEST} was planned from another spec: this spec has "
-        f"{'; and '.join(lines)}. A run's id comes from its task, variant, agent, model, "
-        "options, budget and seed, so any change there is a new run. Resume with the spec that "
+        f"{'; and '.join(lines)}{changed_note}. A run's id comes from its task, variant, "
+        "agent, model, options, budget, seed and CPU quota, so any change there is a new run. "
+        "Resume with the spec that "
         "made the batch, or give --out a new folder. (Pool, retries and batch limits may change "
         "on --resume.)"
     )
