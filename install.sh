@@ -27,6 +27,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${1:-}" = "--dev" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # TRL's data helpers check `rgym export`'s TRL rows; its trainers (and their multi-GB torch)
+  # are not needed for that, so trl comes without its dependencies
+  .venv/bin/python -m pip install -q --no-deps "trl>=1.0"
 else
   .venv/bin/python -m pip install -q -e .
 fi
