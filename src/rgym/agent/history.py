@@ -6,6 +6,9 @@ context window, fewer observations are kept in full, then the oldest steps are l
 (a note says how many), then the latest observation is cut; only when the system prompt and the
 task alone do not fit does `ContextOverflow` end the episode. Observations longer than
 `max_chars` are cut (head and tail kept) before they ever enter the history.
+
+How a render was fitted is a `Fit` (three numbers), so a record that keeps the history's
+messages and the fit of each request can show that request again exactly (`History.view`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,18 @@ def truncate(text: str, max_chars: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How a render was fitted under the context window."""
+
+    keep: int
+    """Observations kept in full (the latest ones)."""
+    dropped: int = 0
+    """Oldest steps (reply and observation) left out whole, with a note saying how many."""
+    cut: int = 0
+    """How many times the latest observation was halved (0: not cut)."""
+
+
 @dataclass
 class History:
     keep_last: int = 5
@@ -59,27 +74,36 @@ class History:
             n = self._cache[text] = self.count(text) + MESSAGE_OVERHEAD
         return n
 
+    @property
+    def unfitted(self) -> Fit:
+        """The fit of a render with no limit: `keep_last` observations in full, nothing else cut."""
+        return Fit(self.keep_last)
+
     def render(self, limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
         """The messages to send and their token estimate, fitted under `limit` tokens."""
-        obs = [i for i, k in enumerate(self.kinds) if k == "observation"]
-        replies = [i for i, k in enumerate(self.kinds) if k == "reply"]
-        keep, dropped, cut = self.keep_last, 0, 0
+        messages, total, _ = self.fit(limit)
+        return messages, total
+
+    def fit(self, limit: int | None = None) -> tuple[list[dict[str, Any]], int, Fit]:
+        """`render`, and how it was fitted (`unfitted` when nothing beyond `keep_last` was cut).
+
+        Raises:
+            ContextOverflow: not even the system prompt, the task and a cut observation fit.
+        """
+        replies = sum(k == "reply" for k in self.kinds)
+        has_obs = "observation" in self.kinds
+        fit = self.unfitted
         while True:
-            msgs = self._view(
-                set(obs[-keep:]) if keep > 0 else set(),
-                replies[dropped] if dropped else None,
-                dropped,
-                cut,
-            )
+            msgs = self.view(fit)
             total = sum(self.tokens(m) for m in msgs)
             if limit is None or total <= limit:
-                return msgs, total
-            if keep > 1:
-                keep -= 1
-            elif dropped < len(replies) - 1:
-                dropped += 1
-            elif obs and cut < 6:
-                cut += 1
+                return msgs, total, fit
+            if fit.keep > 1:
+                fit = Fit(fit.keep - 1, fit.dropped, fit.cut)
+            elif fit.dropped < replies - 1:
+                fit = Fit(fit.keep, fit.dropped + 1, fit.cut)
+            elif has_obs and fit.cut < 6:
+                fit = Fit(fit.keep, fit.dropped, fit.cut + 1)
             else:
                 raise ContextOverflow(
                     f"the prompt needs about {total} tokens even with the history cut down, "
@@ -87,6 +111,19 @@ class History:
                     "window (or set agent option context_window if the model's is known to be "
                     "larger)"
                 )
+
+    def view(self, fit: Fit | None = None) -> list[dict[str, Any]]:
+        """The messages a render with `fit` sends (default: `unfitted`). Messages kept as they
+        were added are the very objects added; elided and cut ones are new."""
+        fit = fit or self.unfitted
+        obs = [i for i, k in enumerate(self.kinds) if k == "observation"]
+        replies = [i for i, k in enumerate(self.kinds) if k == "reply"]
+        return self._view(
+            set(obs[-fit.keep :]) if fit.keep > 0 else set(),
+            replies[fit.dropped] if fit.dropped else None,
+            fit.dropped,
+            fit.cut,
+        )
 
     def _view(
         self, full: set[int], first_kept: int | None, dropped: int, cut: int

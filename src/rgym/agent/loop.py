@@ -7,6 +7,14 @@ the env (or, for memory commands, to the host-side memory). Budgets the env does
 (tokens, cost, a wall clock that runs out during a model call), unusable replies, a failing model
 and a context that cannot fit all end the episode through `env.exhaust(<kind>)`, so the artefact
 is scored and the exit status says why (`auto_submitted:cost`, `...:format_error`, ...).
+
+Every message the model is sent is recorded as it is sent, so a run's transcript can be read
+back exactly (`rgym export`): a `message` event each time one is added to the history (system
+prompt, task, reply, observation with its footer) or to a re-ask (the unusable reply, the reason),
+and a `context_fit` event before a request whose history had to be cut further than
+`history_keep` to fit the context window (`History.view` shows that request again). A reply's
+text is its `model_call` event's; its `message` event holds what the agent added (the tool call's
+id as sent).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import Any
 from rgym.agent import state
 from rgym.agent.base import AgentStats, StepCallback
 from rgym.agent.config import DEFAULT_CONTEXT_WINDOW, AgentConfig
-from rgym.agent.history import ContextOverflow, History, truncate
+from rgym.agent.history import ContextOverflow, Fit, History, truncate
 from rgym.agent.memory import MemoryStore
 from rgym.agent.parsing import (
     FormatError,
@@ -34,6 +42,13 @@ from rgym.models.base import Model, ModelError
 from rgym.models.ledger import Ledger
 
 INSTALLED = "the env was made without the agent's tool_dirs; the tools were installed into it"
+REPLY_KINDS = ("reply", "unusable_reply")
+"""Messages whose text is the model's (its model_call event holds it)."""
+
+
+def unusable_reply(content: str) -> dict[str, Any]:
+    """An unusable reply as the re-ask shows it back to the model (its text, no tool calls)."""
+    return {"role": "assistant", "content": content or "(a tool call)"}
 
 
 class DefaultAgent:
@@ -71,8 +86,9 @@ class DefaultAgent:
             self.event("note", message=self.model.price_note)
         c, limits = self.config, getattr(getattr(env, "variant", None), "limits", None)
         self.history = History(c.history_keep, self.model.count_tokens)
-        self.history.add(
+        self.remember(
             "system",
+            0,
             self.prompts.message(
                 "system",
                 "system",
@@ -82,9 +98,10 @@ class DefaultAgent:
                 memory=c.memory,
                 command_timeout=f"{getattr(limits, 'command_timeout', 0):g}",
             ),
+            tools=self.tools,
         )
-        self.history.add(
-            "task", self.prompts.message("user", "task", task=observation, **self.footer())
+        self.remember(
+            "task", 0, self.prompts.message("user", "task", task=observation, **self.footer())
         )
         while not self.done:
             self.step()
@@ -95,8 +112,8 @@ class DefaultAgent:
         if got is None:
             return
         thought, action, reply = got
-        self.history.add("reply", reply)
         step = self.env.steps + self.host_steps + 1
+        self.remember("reply", step, reply)
         if thought:
             self.event("thought", step=step, thought=thought)
         out = self.memory.run(action) if self.memory is not None else None
@@ -114,7 +131,7 @@ class DefaultAgent:
             return
         obs = truncate(obs, self.config.max_observation_chars)
         text = self.prompts.render("next_step", observation=obs, **self.footer())
-        self.history.add("observation", observation_message(text, reply))
+        self.remember("observation", step, observation_message(text, reply))
 
     def query(self) -> tuple[str, str, dict[str, Any]] | None:
         """The next (thought, action, reply message), or None when the episode has ended."""
@@ -128,9 +145,12 @@ class DefaultAgent:
             if kind:
                 return self.stop(kind)
             try:
-                messages, tokens = self.history.render(self.prompt_limit())
+                limit = self.prompt_limit()
+                messages, tokens, fit = self.history.fit(limit)
             except ContextOverflow as e:
                 return self.stop("context", str(e))
+            if fit != self.history.unfitted:
+                self.event_fit(steps + 1, fit, tokens, limit)
             tokens += sum(self.history.tokens(m) for m in extra)
             try:
                 resp = self.ledger.query(
@@ -167,7 +187,7 @@ class DefaultAgent:
                     )
                 reasks += 1
                 extra = [
-                    {"role": "assistant", "content": resp.content or "(a tool call)"},
+                    unusable_reply(resp.content),
                     self.prompts.message(
                         "user",
                         "format_error",
@@ -176,6 +196,8 @@ class DefaultAgent:
                         left=self.config.max_reasks - reasks + 1,
                     ),
                 ]
+                self.record_message("unusable_reply", steps + 1, extra[0])
+                self.record_message("format_error", steps + 1, extra[1])
 
     def stop(self, kind: str, message: str = "") -> None:
         """End the episode for `kind`; the env submits and scores the artefact."""
@@ -193,6 +215,41 @@ class DefaultAgent:
         step = self.env.steps + self.host_steps
         values = state.footer(self.env, self.ledger.remaining(), step)
         return {"open_file": None, "cwd": None, **values, **state.probe(self.env)}
+
+    def remember(
+        self, kind: str, step: int, message: dict[str, Any], tools: list | None = None
+    ) -> None:
+        """Add `message` to the history, and to the record as sent."""
+        self.history.add(kind, message)
+        self.record_message(kind, step, message, tools)
+
+    def record_message(
+        self, kind: str, step: int, message: dict[str, Any], tools: list | None = None
+    ) -> None:
+        """A `message` event: the message as sent, but for the model's own text (a reply's
+        event holds its role and, for a tool call, the call's id and name as sent). `tools`:
+        the tool schemas sent beside the messages, recorded once, with the system prompt."""
+        fields = dict(message)
+        if kind in REPLY_KINDS:
+            calls = message.get("tool_calls") or []
+            fields = {"role": message["role"]}
+            if calls:
+                fields |= {"tool_call_id": calls[0]["id"], "name": calls[0]["function"]["name"]}
+        if tools:
+            fields["tools"] = tools
+        self.event("message", kind=kind, step=step, **fields)
+
+    def event_fit(self, step: int, fit: Fit, tokens: int, limit: int) -> None:
+        """A `context_fit` event: the next request's history was cut beyond `history_keep`."""
+        self.event(
+            "context_fit",
+            step=step,
+            keep=fit.keep,
+            dropped=fit.dropped,
+            cut=fit.cut,
+            prompt_tokens=tokens,
+            limit=limit,
+        )
 
     def event(self, type_: str, **data: Any) -> None:
         if self.sink is not None:

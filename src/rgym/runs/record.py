@@ -3,7 +3,9 @@
 events.jsonl is append-only, one JSON object a line, flushed as each event happens, so a crashed
 run can still be read. Every event carries `schema_version`, a sequence number and a time.
 Event types: reset, action, thought, observation, evaluation, model_call, format_error, budget,
-error, note.
+error, note, message (a message the research agent sent its model, as sent: kind, step, role,
+content, tool_call_id; a reply's text is in its model_call), context_fit (how the history of the
+next request was cut to fit the context window).
 """
 
 from __future__ import annotations
