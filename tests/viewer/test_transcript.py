@@ -126,3 +126,24 @@ def test_the_tail_sends_each_complete_line_once(tmp_path):
     record.close()
     assert tail.finished()
     assert sse({"a": 1}, event="x", event_id=3) == 'event: x\nid: 3\ndata: {"a": 1}\n\n'
+
+
+def test_recorded_messages_show_what_the_model_was_sent_and_the_system_prompt_once(tmp_path):
+    from rgym.viewer.transcript import rgym_transcript
+
+    record = RunRecord(tmp_path / "run")
+    record.event("message", kind="system", step=0, role="system", content="SYSTEM PROMPT")
+    record.event("message", kind="task", step=0, role="user", content="the task")
+    record.event("action", step=1, action="ls")
+    record.event("observation", step=1, observation="a.txt")
+    record.event("message", kind="observation", step=1, role="user", content="a.txt\n\n(Step 1)")
+    record.event("context_fit", step=2, keep=1, dropped=3, cut=0, prompt_tokens=900, limit=1000)
+    record.close()
+    t = rgym_transcript(tmp_path / "run")
+    assert t.system_prompt is not None and t.system_prompt.full == "SYSTEM PROMPT"
+    views = [v for b in t.blocks for v in b.events]
+    labels = [v.label for v in views]
+    assert "sent to the model: system" not in labels  # shown once, as the system prompt
+    assert "sent to the model: task" in labels and "sent to the model: observation" in labels
+    fit = next(v for v in views if v.type == "context_fit")
+    assert fit.level == "warn" and ("dropped", "3") in fit.meta

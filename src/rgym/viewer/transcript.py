@@ -228,6 +228,15 @@ def event_view(ev: dict[str, Any], t0: float | None) -> EventView:
             meta.append(("took", fmt_seconds(ev.get("seconds"))))
         if isinstance(ev.get("limits_in_force"), dict):
             texts.append(fold(ev["limits_in_force"], "raw"))
+    elif kind == "message":  # what the research agent sent the model, exactly
+        what = str(ev.get("kind") or "message").replace("_", " ")
+        view.label = f"sent to the model: {what}"
+        if ev.get("content"):
+            texts.append(fold(ev["content"], "raw"))
+    elif kind == "context_fit":
+        view.label, view.level = "history cut to fit the context window", "warn"
+        keys = ("keep", "dropped", "cut", "prompt_tokens", "tokens", "limit")
+        meta += [(k, fmt_num(ev[k])) for k in keys if ev.get(k) is not None]
     else:
         rest = {k: v for k, v in ev.items() if k not in ("schema_version", "seq", "time", "type")}
         texts.append(fold(rest, "raw"))
@@ -395,7 +404,17 @@ def build(events: Iterable[dict[str, Any]], page: int = 1) -> Transcript:
 
 
 def rgym_transcript(run_dir: Path, page: int = 1) -> Transcript:
-    return build(read_events(run_dir), page)
+    """The run's transcript; a recorded system prompt is shown once, as the system prompt."""
+    events = read_events(run_dir)
+    system = next(
+        (e for e in events if e.get("type") == "message" and e.get("kind") == "system"), None
+    )
+    if system is not None:
+        events = [e for e in events if e is not system]
+    transcript = build(events, page)
+    if system is not None and system.get("content"):
+        transcript.system_prompt = fold(system["content"], "raw")
+    return transcript
 
 
 # --- MLGym ---------------------------------------------------------------------------------------
