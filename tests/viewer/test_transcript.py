@@ -132,6 +132,7 @@ def test_recorded_messages_show_what_the_model_was_sent_and_the_system_prompt_on
     from rgym.viewer.transcript import rgym_transcript
 
     record = RunRecord(tmp_path / "run")
+    record.event("reset", seed=0, sandbox="bwrap", isolated=True)
     record.event("message", kind="system", step=0, role="system", content="SYSTEM PROMPT")
     record.event("message", kind="task", step=0, role="user", content="the task")
     record.event("action", step=1, action="ls")
@@ -144,6 +145,7 @@ def test_recorded_messages_show_what_the_model_was_sent_and_the_system_prompt_on
     views = [v for b in t.blocks for v in b.events]
     labels = [v.label for v in views]
     assert "sent to the model: system" not in labels  # shown once, as the system prompt
+    assert labels[0] == "reset"  # nothing before the system prompt is lost
     assert "sent to the model: task" in labels and "sent to the model: observation" in labels
     fit = next(v for v in views if v.type == "context_fit")
     assert fit.level == "warn" and ("dropped", "3") in fit.meta

@@ -18,6 +18,7 @@ from typing import Any
 
 from rgym.viewer import safe_files
 from rgym.viewer.discovery import BatchRef, Catalog, RunRef
+from rgym.viewer.transcript import read_events
 
 STALE_SECONDS = 3600.0
 """A run in progress with no event for this long is marked as possibly crashed."""
@@ -199,17 +200,8 @@ class Progress:
 def progress_of(run: Path) -> Progress:
     """Fold events.jsonl into counters; a torn last line is skipped, as `iter_events` does."""
     p = Progress(dev_scores=[])
-    try:
-        with safe_files.open_binary(run, "events.jsonl") as f:
-            for line in f:
-                try:
-                    ev = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue
-                if isinstance(ev, dict):
-                    _fold(p, ev)
-    except safe_files.OutsideRun:
-        pass
+    for ev in read_events(run):
+        _fold(p, ev)
     return p
 
 

@@ -405,7 +405,7 @@ def build(events: Iterable[dict[str, Any]], page: int = 1) -> Transcript:
 
 def rgym_transcript(run_dir: Path, page: int = 1) -> Transcript:
     """The run's transcript; a recorded system prompt is shown once, as the system prompt."""
-    events = read_events(run_dir)
+    events = list(read_events(run_dir))
     system = next(
         (e for e in events if e.get("type") == "message" and e.get("kind") == "system"), None
     )
