@@ -128,5 +128,6 @@ def test_a_token_in_a_websocket_url_never_reaches_the_log():
         running.stop()
         logging.getLogger("uvicorn.error").removeHandler(keep)
     accepted = [m for m in seen if "[accepted]" in m]
-    assert accepted and "token=<redacted>" in accepted[0]  # uvicorn logs the path it accepted
+    assert accepted  # uvicorn logs the path it accepted (newer uvicorns redact the query too)
+    assert "token=<redacted>" in accepted[0] or "REDACTED" in accepted[0]
     assert not any(TOKEN in m for m in seen)
