@@ -93,6 +93,25 @@ def test_a_step_after_the_end_or_before_a_reset_is_the_same_error_as_in_process(
         env.close()
 
 
+def test_a_task_is_named_by_id_never_by_a_path_on_the_server(server, tmp_path):
+    """Attack: a client names a task folder it placed (same id as a served task, its own
+    data recipe and grader). Loading a task runs its recipe on the host, so a client's string
+    must only ever pick among the served ids."""
+    import shutil
+
+    from rgym.tasks.registry import get_task
+
+    planted = tmp_path / "planted"
+    shutil.copytree(get_task(TASK).root, planted)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        for name in (str(planted), f"{planted}/task.yaml", "./" + TASK):
+            reply = http.post("/episodes", json={"task": name, "variant": VARIANT})
+            assert reply.status_code == 422 and "does not serve task" in reply.text, name
+        ok = http.post("/episodes", json={"task": f"rgym/{TASK}-v0", "variant": VARIANT})
+        assert ok.is_success, ok.text  # gym ids still resolve
+        http.delete(f"/episodes/{ok.json()['observation']['episode_id']}")
+
+
 def test_unknown_episode_is_404_and_bad_actions_and_resets_are_422(server):
     with httpx.Client(base_url=server.url, timeout=60) as http:
         missing = http.post("/episodes/no-such-id/step", json={"command": "ls"})
@@ -116,7 +135,7 @@ def test_unknown_episode_is_404_and_bad_actions_and_resets_are_422(server):
         assert http.get(f"/episodes/{episode}").json()["step_count"] == 0  # none of them ran
 
         for body, expected in (
-            ({"task": "no-such-task"}, "Unknown task 'no-such-task'"),
+            ({"task": "no-such-task"}, "does not serve task 'no-such-task'"),
             ({"task": TASK, "variant": "huge"}, "has no variant 'huge'"),
             ({"task": TASK, "varient": "tiny"}, "Extra inputs"),
             ({"task": TASK, "seed": -1}, "greater than or equal to 0"),

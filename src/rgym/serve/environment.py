@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from rgym.budget import Budget
 from rgym.env import ResearchEnv
-from rgym.errors import RgymError, TaskNotFound, TaskSpecError
+from rgym.errors import RgymError
 from rgym.serve.config import ServeConfig
 from rgym.serve.errors import BadRequest, EpisodeStateError
 from rgym.serve.protocol import (
@@ -26,7 +26,7 @@ from rgym.serve.protocol import (
     RgymState,
     describe_validation_error,
 )
-from rgym.tasks.registry import all_tasks, get_task
+from rgym.tasks.registry import all_tasks, get_task, resolve_id
 from rgym.tasks.spec import TaskSpec
 
 T = TypeVar("T")
@@ -83,15 +83,10 @@ class TaskCatalog:
         return spec, options.variant
 
     def _find(self, task: str) -> TaskSpec:
-        if task in self.tasks:
-            return self.tasks[task]
-        if not self.config.tasks:  # a gym id or an alias the registry resolves
-            try:
-                spec = get_task(task, self.config.tasks_dirs or None)
-            except (TaskNotFound, TaskSpecError) as e:
-                raise BadRequest(str(e)) from None
-            if spec.id in self.tasks:
-                return spec
+        # by id or gym id only: a client's string is never a path (a task folder runs code)
+        tid = resolve_id(task, self.tasks)
+        if tid is not None:
+            return self.tasks[tid]
         served = ", ".join(sorted(self.tasks))
         raise BadRequest(f"this server does not serve task {task!r}; it serves {served}")
 

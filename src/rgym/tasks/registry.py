@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Container
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -204,15 +205,21 @@ def all_tasks(extra: list[Path] | None = None) -> dict[str, TaskSpec]:
     return cat.tasks
 
 
-def _lookup(task_id: str, cat: Catalogue) -> str | None:
-    """The catalogue id a name refers to: an id, `rgym/<id>` or `rgym/<id>-vN`."""
+def resolve_id(task_id: str, known: Container[str]) -> str | None:
+    """The id among `known` that a name refers to: an id, `rgym/<id>` or `rgym/<id>-vN`; never
+    a path (for names that come from outside, e.g. a client of `rgym serve`)."""
     for tid in (task_id, task_id.removeprefix("rgym/")):
-        if tid in cat.tasks or tid in cat.problems:
+        if tid in known:
             return tid
         base, _, version = tid.rpartition("-v")
-        if version.isdigit() and (base in cat.tasks or base in cat.problems):
+        if version.isdigit() and base in known:
             return base
     return None
+
+
+def _lookup(task_id: str, cat: Catalogue) -> str | None:
+    """The catalogue id a name refers to (usable or not)."""
+    return resolve_id(task_id, {**cat.tasks, **cat.problems})
 
 
 def get_task(task_id: str, extra: list[Path] | None = None, *, check: bool = True) -> TaskSpec:
