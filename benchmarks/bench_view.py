@@ -29,9 +29,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rgym.runs.record import RunRecord
-from rgym.viewer.server import start_in_thread
-from rgym.viewer.site import Site
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.viewer.browser
+
+from rgym.runs.record import RunRecord  # noqa: E402
+from rgym.viewer.server import start_in_thread  # noqa: E402
+from rgym.viewer.site import Site  # noqa: E402
+from tests.viewer.browser import ARGS as CHROMIUM_ARGS  # noqa: E402  (one launch recipe)
+from tests.viewer.browser import CHROMIUM  # noqa: E402
 
 TASKS = [
     "titanic",
@@ -47,15 +51,6 @@ MODELS = [
     "gemini-2.5-pro",
     "llama-3.1-405b",
     "o3-mini",
-]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
 ]
 
 

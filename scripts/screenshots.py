@@ -28,16 +28,8 @@ from rgym.runs.runner import RunConfig, run  # noqa: E402
 from rgym.viewer.server import start_in_thread  # noqa: E402
 from rgym.viewer.site import Site  # noqa: E402
 from tests.fake_llm import FakeLLM, delay  # noqa: E402
+from tests.viewer.browser import ARGS, CHROMIUM  # noqa: E402  (one launch recipe)
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PRICE = {"input_cost_per_token": 3e-6, "output_cost_per_token": 15e-6}
 HEIGHTS = {"runs": 900, "run": 1900, "run-finished": 2300, "compare": 1500, "leaderboard": 1500}
 """How much of each page (from the top) a screenshot shows, in pixels."""

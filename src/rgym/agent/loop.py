@@ -35,7 +35,7 @@ from rgym.agent.parsing import (
     parse_tool_calls,
 )
 from rgym.agent.prompts import Prompts
-from rgym.agent.tools import by_name, command_docs, install, openai_tools, tools_dir
+from rgym.agent.tools import by_name, install, openai_tools, tools_dir
 from rgym.budget import Budget
 from rgym.errors import BudgetExceeded
 from rgym.models.base import Model, ModelError
@@ -89,15 +89,7 @@ class DefaultAgent:
         self.remember(
             "system",
             0,
-            self.prompts.message(
-                "system",
-                "system",
-                command_docs=command_docs(self.specs),
-                window=c.window,
-                protocol=c.protocol,
-                memory=c.memory,
-                command_timeout=f"{getattr(limits, 'command_timeout', 0):g}",
-            ),
+            self.prompts.system(c, self.specs, getattr(limits, "command_timeout", 0)),
             tools=self.tools,
         )
         self.remember(

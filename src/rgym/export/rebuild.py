@@ -26,7 +26,7 @@ from rgym.agent.history import truncate
 from rgym.agent.parsing import observation_message
 from rgym.agent.prompts import Prompts
 from rgym.agent.state import footer
-from rgym.agent.tools import by_name, command_docs, openai_tools
+from rgym.agent.tools import by_name, openai_tools
 from rgym.budget import Budget
 from rgym.export.episode import Episode, Spent, UnreadableRun
 
@@ -117,16 +117,7 @@ class AgentView:
         self.tools = openai_tools(self.specs) if self.config.protocol == "tools" else None
 
     def system(self) -> dict[str, Any]:
-        c = self.config
-        return self.prompts.message(
-            "system",
-            "system",
-            command_docs=command_docs(self.specs),
-            window=c.window,
-            protocol=c.protocol,
-            memory=c.memory,
-            command_timeout=f"{self.task.command_timeout:g}",
-        )
+        return self.prompts.system(self.config, self.specs, self.task.command_timeout)
 
     def task_message(self, at: float | None, spent: Spent) -> dict[str, Any]:
         return self.prompts.message(

@@ -28,3 +28,18 @@ class Prompts:
 
     def message(self, role: str, name: str, **values: Any) -> dict[str, Any]:
         return {"role": role, "content": self.render(name, **values)}
+
+    def system(self, config: Any, specs: Any, command_timeout: float) -> dict[str, Any]:
+        """The research agent's system message, from its AgentConfig and tool specs: one
+        rendering for the agent that sends it and the exporter that rebuilds older runs."""
+        from rgym.agent.tools import command_docs
+
+        return self.message(
+            "system",
+            "system",
+            command_docs=command_docs(specs),
+            window=config.window,
+            protocol=config.protocol,
+            memory=config.memory,
+            command_timeout=f"{command_timeout:g}",
+        )
