@@ -23,7 +23,7 @@ import gymnasium
 from rgym.budget import Budget
 from rgym.errors import SandboxUnavailable
 from rgym.grading import Grade, GradeStatus, grade
-from rgym.grading.runner import better
+from rgym.grading.runner import agent_hidden_paths, better
 from rgym.sandbox import (
     WORKSPACE,
     EpisodeSandbox,
@@ -32,10 +32,13 @@ from rgym.sandbox import (
     Mount,
     SandboxLimits,
     get_backend,
+    gpu,
     make_episode_storage,
 )
+from rgym.sandbox.base import compute_env
 from rgym.sandbox.scratch import remove_tree, scratch_dir
 from rgym.spaces import ActionText, AnyText
+from rgym.tasks import stack
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.spec import Direction, TaskSpec
@@ -128,6 +131,9 @@ class ResearchEnv(gymnasium.Env[str, str]):
         """Told about slow one-off work in reset (measuring the baseline), for a CLI to show."""
         """Overrides the task's resources.cpus (the sandbox's CPU quota); a batch sets it so
         runs fit its CPU slots."""
+        self.gpus: list[str] = []
+        """The GPUs this episode's sandbox may use: only a variant that asks for GPUs gets any,
+        chosen among those rgym may use here (CUDA_VISIBLE_DEVICES, as a batch sets it)."""
         self.data = None
         self.test_grade: Grade | None = None
         self.exit_status: str | None = None
@@ -160,6 +166,12 @@ class ResearchEnv(gymnasium.Env[str, str]):
         super().reset(seed=seed)
         self._teardown()
         t0 = time.monotonic()
+        # what this machine cannot run is said before any data is made or baseline measured
+        stack.check(self.spec_)
+        self.gpus = gpu.choose(
+            self.variant.resources.gpus,
+            f"variant {self.variant_name!r} of task {self.spec_.id!r}",
+        )
         self.data = prepare_data(self.spec_, self.variant_name, seed_mode=self.seed_mode)
         from rgym.tasks.baselines import episode_scores  # baseline/reference on this test set
 
@@ -199,11 +211,15 @@ class ResearchEnv(gymnasium.Env[str, str]):
                 Mount(self.data.public, f"{WORKSPACE}/data"),
                 *tools,
             ],
-            env={"RGYM_TOOL_PATH": ":".join(path_dirs)} if path_dirs else {},
+            env={
+                **compute_env(self.cpus or res.cpus),
+                **({"RGYM_TOOL_PATH": ":".join(path_dirs)} if path_dirs else {}),
+            },
             limits=SandboxLimits(
                 cpus=self.cpus or res.cpus, memory_mb=res.memory_mb, pids=res.pids
             ),
-            hidden=[Path(p) for p in self._hidden()],
+            hidden=agent_hidden_paths(self.spec_),
+            gpus=self.gpus,
         )
         if self.backend.isolated is False:
             (self.workspace / "data").rmdir()
@@ -238,11 +254,6 @@ class ResearchEnv(gymnasium.Env[str, str]):
         self._last_obs = prompt
         return prompt, info
 
-    def _hidden(self) -> list[str]:
-        from rgym.sandbox.bwrap import package_dirs
-
-        return [str(p) for p in package_dirs(self.spec_.data.private_packages)]
-
     def give_to_agent(self, path: Path) -> None:
         """Make files rgym put in the workspace the agent's own (it runs as another uid)."""
         uid = getattr(self.backend, "agent_uid", None)
@@ -272,6 +283,15 @@ class ResearchEnv(gymnasium.Env[str, str]):
         parts = [f"# Task: {s.name}", s.description.strip()]
         if self.variant.description:
             parts.append(self.variant.description.strip())
+        libs = stack.libraries(s)
+        if libs:
+            gpus = f"GPUs: {len(self.gpus)} (CUDA)" if self.gpus else "No GPU: CPU only."
+            parts.append(
+                f"Python libraries installed: {', '.join(libs)}. No network: nothing else can "
+                f"be installed. {gpus} Long training: start it in the background "
+                "(`nohup python train.py > train.log 2>&1 &`) and read its log with later "
+                "commands; background jobs live until the episode ends."
+            )
         b = self.budget
         parts.append(
             f"Workspace: {WORKSPACE} (data/ is read-only). Budgets: {b.max_steps} steps, "

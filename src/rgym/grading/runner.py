@@ -28,7 +28,8 @@ from rgym.grading.snapshot import (
     snapshot_tree,
     take_snapshot,
 )
-from rgym.sandbox import Backend, LaunchSpec, Mount, SandboxLimits
+from rgym.sandbox import Backend, LaunchSpec, Mount, SandboxLimits, gpu
+from rgym.sandbox.base import compute_env
 from rgym.sandbox.scratch import remove_tree, scratch_dir
 from rgym.tasks.data import PreparedData
 from rgym.tasks.spec import Direction, TaskSpec
@@ -138,6 +139,10 @@ def check_artifact(spec: TaskSpec, snapshot: Snapshot | Path) -> tuple[GradeStat
     if snapshot.kind == "directory":
         if not any(snapshot.path.iterdir()):
             return GradeStatus.invalid_artifact, f"{art.path} must be a non-empty folder."
+        if art.entry and not (snapshot.path / art.entry).is_file():  # a host-owned plain copy
+            return GradeStatus.invalid_artifact, (
+                f"{art.path}/{art.entry} is missing: the grader imports it to load your model."
+            )
         return None
     if snapshot.size == 0:
         return GradeStatus.invalid_artifact, f"{art.path} is empty."
@@ -374,6 +379,8 @@ def grade_snapshot(
                 procs.append(
                     _start_artifact_server(spec, backend, snapshot.root, snapshot.path, launch)
                 )
+            elif spec.artifact.entry:
+                procs.append(_start_model_server(spec, variant, backend, snapshot.path, launch))
         proc = backend.popen(
             launch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -481,8 +488,6 @@ def _start_artifact_server(
     spec: TaskSpec, backend: Backend, snap_dir: Path, artifact: Path, grader_launch: LaunchSpec
 ):
     """Start the agent's code in its own sandbox, wired to the grader by two pipes."""
-    to_art_r, to_art_w = os.pipe()
-    from_art_r, from_art_w = os.pipe()
     mounts = [Mount(snap_dir, "/artifact"), Mount(INSIDE, "/opt/rgym-grade")]
     vis = {m.dst: backend.visible_path(m) for m in mounts}
     argv = [
@@ -496,13 +501,61 @@ def _start_artifact_server(
         mounts=mounts,
         cwd="/artifact",
         limits=SandboxLimits(memory_mb=1024, cpus=1.0, pids=64),
+        hidden=agent_hidden_paths(spec),
     )
-    proc = backend.popen(launch, stdin=to_art_r, stdout=from_art_w, stderr=subprocess.DEVNULL)
-    os.close(to_art_r)
-    os.close(from_art_w)
+    return _wire(backend, launch, grader_launch)
+
+
+def _start_model_server(
+    spec: TaskSpec, variant: str, backend: Backend, model_dir: Path, grader_launch: LaunchSpec
+):
+    """Start a model artefact (a folder whose `entry` rgym's server imports) in its own sandbox
+    with the variant's CPUs, memory and GPUs, wired to the grader by two pipes that carry arrays
+    (`inside/frames.py`)."""
+    res = spec.variant(variant).resources
+    gpus = gpu.choose(res.gpus, f"grading task {spec.id!r} ({variant})")
+    mounts = [Mount(model_dir, "/home/agent/model"), Mount(INSIDE, "/opt/rgym-grade")]
+    vis = {m.dst: backend.visible_path(m) for m in mounts}
+    launch = LaunchSpec(
+        argv=[
+            backend.python(),
+            f"{vis['/opt/rgym-grade']}/model_server.py",
+            f"{vis['/home/agent/model']}/{spec.artifact.entry}",
+        ],
+        mounts=mounts,
+        cwd=vis["/home/agent/model"],
+        env=compute_env(res.cpus),
+        limits=SandboxLimits(memory_mb=res.memory_mb, cpus=res.cpus, pids=256),
+        hidden=agent_hidden_paths(spec),
+        gpus=gpus,
+    )
+    return _wire(backend, launch, grader_launch)
+
+
+def _wire(backend: Backend, launch: LaunchSpec, grader_launch: LaunchSpec):
+    """Start the artefact's sandbox with two pipes whose other ends go to the grader."""
+    to_art_r, to_art_w = os.pipe()
+    from_art_r, from_art_w = os.pipe()
+    try:
+        proc = backend.popen(launch, stdin=to_art_r, stdout=from_art_w, stderr=subprocess.DEVNULL)
+    except BaseException:
+        for fd in (to_art_w, from_art_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(to_art_r)
+        os.close(from_art_w)
     grader_launch.pass_fds = (from_art_r, to_art_w)
     grader_launch.env["RGYM_CALL_FDS"] = f"{from_art_r},{to_art_w}"
     return proc
+
+
+def agent_hidden_paths(spec: TaskSpec) -> list[Path]:
+    """What no sandbox that runs the agent's code may see: the task's raw-data packages and
+    host paths (a system package's labels, a lexicon)."""
+    from rgym.sandbox.bwrap import package_dirs
+
+    return [*package_dirs(spec.data.private_packages), *(Path(p) for p in spec.data.private_paths)]
 
 
 def better(a: float | None, b: float | None, direction: Direction) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import select
 import shlex
@@ -60,6 +61,17 @@ class ExecResult(BaseModel):
     seconds: float = 0.0
 
 
+def compute_env(cpus: float | None) -> dict[str, str]:
+    """Thread counts for numerical libraries, set to the sandbox's CPU quota: left alone, they
+    start one thread per host core and thrash under the quota. JAX must not take most of the
+    GPU's (or the host's) memory up front, as the sandbox's memory limit would kill it."""
+    n = str(max(1, math.ceil(cpus))) if cpus else None
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    if n:
+        env |= {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+    return env
+
+
 @dataclass
 class LaunchSpec:
     """Everything a backend needs to start one isolated process."""
@@ -79,6 +91,8 @@ class LaunchSpec:
     """Host folder bound at /dev/shm; None: a tmpfs."""
     tmpfs_mb: int | None = None
     """Size of the sandbox's own /tmp and /dev/shm tmpfs when they are not bound (None: unsized)."""
+    gpus: list[str] = field(default_factory=list)
+    """GPU ids the sandbox may use (rgym.sandbox.gpu.choose); none: it sees no GPU at all."""
     shell: bool = False
     """This process is the episode's shell server: it runs as the sandbox's pid 1 (which the
     agent's processes cannot signal) with a private folder for its state and command output."""
@@ -212,7 +226,10 @@ class EpisodeSandbox:
                 cause="host",
                 evidence=err.strip()[-500:],
             )
-        self.shell_in_force = {"shell": str(hello.get("shell", "unknown"))[:100]}
+        self.shell_in_force = {
+            "shell": str(hello.get("shell", "unknown"))[:100],
+            "gpus": ",".join(spec.gpus) or "none",
+        }
 
     @property
     def limits_in_force(self) -> dict:

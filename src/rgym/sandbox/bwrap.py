@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from rgym.errors import SandboxUnavailable
-from rgym.sandbox import seccomp
+from rgym.sandbox import gpu, seccomp
 from rgym.sandbox.base import AGENT_HOME, Backend, LaunchSpec, Mount, Process
 from rgym.sandbox.limits import start_jailed
 
@@ -154,6 +154,8 @@ class BwrapBackend(Backend):
         for m in spec.mounts:
             args += _dirs(m.dst, seen)
             args += ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
+        for node in gpu.device_nodes(spec.gpus):
+            args += ["--dev-bind", node, node]
         if spec.shell:
             # the shell server is the pid namespace's init: the kernel drops every signal the
             # agent's processes send it (SIGKILL included) unless it handles that signal
@@ -172,6 +174,7 @@ class BwrapBackend(Backend):
             "PYTHONUNBUFFERED": "1",
             "MPLBACKEND": "Agg",
             **({"RGYM_STATE_DIR": SHELL_DIR} if spec.shell else {}),
+            **gpu.sandbox_env(spec.gpus),
             **spec.env,
         }
         for k, v in env.items():

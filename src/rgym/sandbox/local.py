@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import IO
 
+from rgym.sandbox import gpu
 from rgym.sandbox.base import Backend, LaunchSpec, Mount, Process
 from rgym.sandbox.limits import start_jailed
 
@@ -62,7 +63,7 @@ class LocalBackend(Backend):
     ) -> Process:
         self._link_nested(spec)
         cwd = self._host_path(spec, spec.cwd)
-        env = {**os.environ, **spec.env}
+        env = {**os.environ, **gpu.sandbox_env(spec.gpus), **spec.env}
         if "RGYM_START_DIR" in env:
             env["RGYM_START_DIR"] = str(self._host_path(spec, env["RGYM_START_DIR"]))
         env["RGYM_STATE_DIR"] = str(cwd.parent / f".rgym-state-{os.getpid()}-{id(spec)}")

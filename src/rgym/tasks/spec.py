@@ -85,6 +85,9 @@ class Artifact(_Strict):
     """csv: the columns the file must have."""
     function: str | None = None
     """python: the function the grader calls."""
+    entry: str | None = None
+    """directory: a Python file inside the folder that rgym's model server imports in the
+artefact's own sandbox; the grader calls its functions with numpy arrays (a model artefact)."""
     max_mb: float | None = Field(default=None, gt=0)
     """The largest artefact graded, in MiB (a folder: all its files together); checked on the
 open file before anything is read or copied, so a sparse or growing file cannot fill the host's
@@ -107,6 +110,11 @@ memory or disk. Default by kind: csv 64, file 64, python 8, directory 2048."""
     def _function_for_python(self) -> Artifact:
         if self.kind == "python" and not self.function:
             raise ValueError("an artifact of kind 'python' needs 'function'")
+        if self.entry is not None:
+            if self.kind != "directory":
+                raise ValueError("'entry' is for artifacts of kind 'directory' (a model folder)")
+            if self.entry.startswith("/") or ".." in Path(self.entry).parts:
+                raise ValueError("'entry' must be a path inside the artefact folder")
         return self
 
 
@@ -149,6 +157,26 @@ class DataInfo(_Strict):
     """A module in the task folder with `prepare(public, private, *, seed, variant, **options)`."""
     private_packages: list[str] = Field(default_factory=list)
     """Python packages that hold raw data (labels included): hidden from the agent's sandbox."""
+    private_paths: list[str] = Field(default_factory=list)
+    """Host files or folders that hold raw data (a system package's labels, a lexicon): hidden
+in every sandbox that runs the agent's code (its episode and its artefact's server)."""
+
+    @field_validator("private_paths")
+    @classmethod
+    def _absolute(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.startswith("/") or ".." in Path(p).parts:
+                raise ValueError(f"{p!r}: must be an absolute host path without '..'")
+        return v
+
+
+class Stack(_Strict):
+    """The libraries a task's code needs beyond rgym's own (a deep-learning stack)."""
+
+    modules: list[str] = Field(min_length=1)
+    """Import names, checked before an episode starts (`torch`, `jax`, …)."""
+    extra: str
+    """The rgym extra that installs them: `pip install 'rgym[<extra>]'`."""
 
 
 class MLGymExtras(BaseModel):
@@ -198,6 +226,8 @@ class TaskSpec(_Strict):
     starter: str | None = "starter"
     """A folder of the task copied into the workspace."""
     artifact: Artifact
+    stack: Stack | None = None
+    """A deep-learning stack the task needs; missing, the episode is refused before it starts."""
     metric: Metric
     baseline: Solution | None = None
     reference: Solution | None = None

@@ -158,3 +158,87 @@ def remote_function(name: str) -> RemoteFunction:
         raise RuntimeError("no artefact process connected (RGYM_CALL_FDS unset)")
     r, w = (int(x) for x in fds.split(","))
     return RemoteFunction(r, w, name)
+
+
+class _Deadline:
+    """A file-like reader of an fd that gives up at a deadline (a model that never answers)."""
+
+    def __init__(self, fd: int, deadline: float, what: str):
+        self.fd, self.deadline, self.what = fd, deadline, what
+
+    def read(self, n: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            raise RemoteError(f"{self.what} did not answer in time (too slow, or stuck)")
+        chunk = os.read(self.fd, min(n, 1 << 24))
+        if not chunk:
+            raise RemoteError(
+                f"the process running {self.what} exited (it may have called exit(), "
+                "crashed, or run out of memory)"
+            )
+        return chunk
+
+
+class RemoteModel:
+    """Calls a model artefact's functions in its own sandbox with numpy arrays, over a binary
+    transport (`frames`); every failure on the artefact's side becomes Invalid (RemoteError)."""
+
+    def __init__(self, read_fd: int, write_fd: int, name: str, load_timeout: float = 120.0):
+        self.r, self.w, self.name = read_fd, write_fd, name
+        self.seconds = 0.0
+        """Time spent waiting for the artefact (transport included), for a grader's report."""
+        hello, _ = self._recv(load_timeout, 1 << 20, "loading the model")
+        if not hello.get("ok"):
+            raise RemoteError(_short(hello.get("error", f"{name} could not be loaded")))
+
+    def _recv(self, timeout: float, max_bytes: int, what: str):
+        import frames
+
+        reader = _Deadline(self.r, time.monotonic() + timeout, f"{self.name} ({what})")
+        try:
+            return frames.read(reader, max_bytes)
+        except frames.FrameError as e:
+            raise RemoteError(f"{self.name} sent a malformed reply: {e}") from None
+        except EOFError:
+            raise RemoteError(f"the process running {self.name} exited") from None
+
+    def call(self, fn: str, *arrays, timeout: float = 60.0, max_bytes: int = 1 << 30):
+        """fn(*arrays) in the artefact's sandbox: one array back, or a tuple when fn returns
+        a tuple or list. Raises RemoteError (an Invalid) when it raises, returns something that
+        is not arrays, answers after `timeout` seconds, or sends more than `max_bytes`."""
+        import frames
+
+        start = time.monotonic()
+        deadline = start + timeout
+        view = memoryview(frames.encode({"fn": fn}, arrays))
+        os.set_blocking(self.w, False)  # a model that stops reading must not block the grader
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [self.w], [], left)[1]:
+                    raise RemoteError(f"{self.name} stopped reading its input ({fn}())")
+                try:
+                    view = view[os.write(self.w, view) :]
+                except BlockingIOError:
+                    continue
+        except (BrokenPipeError, ConnectionError):
+            raise RemoteError(f"the process running {self.name} exited") from None
+        left = max(0.001, deadline - time.monotonic())
+        header, outs = self._recv(left, max_bytes, f"{fn}()")
+        self.seconds += time.monotonic() - start
+        if not header.get("ok"):
+            raise RemoteError(_short(str(header.get("error", f"{fn}() failed"))))
+        return tuple(outs) if header.get("tuple") else outs[0] if outs else None
+
+
+def _short(text: str, n: int = 1500) -> str:
+    return text if len(text) <= n else text[: n - 15] + " …(truncated)"
+
+
+def remote_model(name: str = "the model", load_timeout: float = 120.0) -> RemoteModel:
+    """The model artefact's server, started by rgym in the artefact's own sandbox."""
+    fds = os.environ.get("RGYM_CALL_FDS")
+    if not fds:
+        raise RuntimeError("no artefact process connected (RGYM_CALL_FDS unset)")
+    r, w = (int(x) for x in fds.split(","))
+    return RemoteModel(r, w, name, load_timeout)
