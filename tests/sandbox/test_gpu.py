@@ -81,3 +81,11 @@ def test_a_missing_stack_names_the_extra_before_starting(tmp_path):
             env.reset()
     finally:
         env.close()
+
+
+def test_the_batch_pool_hands_out_the_gpus_a_sandbox_may_choose(monkeypatch):
+    from rgym.batch.local import available_gpus
+
+    monkeypatch.setattr(gpu, "visible", lambda env=None: ["0", "3"])
+    assert available_gpus(None) == [0, 3]
+    assert available_gpus(1) == [0]

@@ -14,7 +14,6 @@ with its exit code or signal, and replaced when the next job starts.
 from __future__ import annotations
 
 import ctypes
-import glob
 import multiprocessing
 import os
 import signal
@@ -29,6 +28,7 @@ from typing import Any
 from rgym.batch.backend import JobEnd
 from rgym.batch.job import Job, JobOutcome, execute_job
 from rgym.errors import ConfigError
+from rgym.sandbox import gpu
 
 Runner = Callable[[Job], JobOutcome]
 PR_SET_PDEATHSIG = 1
@@ -130,12 +130,9 @@ def available_cpus(count: int | None) -> list[int]:
 
 
 def available_gpus(count: int | None) -> list[int]:
-    """GPU ids from CUDA_VISIBLE_DEVICES, else /dev/nvidia<N>; the first `count` of them."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        found = [int(g) for g in visible.split(",") if g.strip().isdigit()]
-    else:
-        found = sorted(int(p.removeprefix("/dev/nvidia")) for p in glob.glob("/dev/nvidia[0-9]*"))
+    """The GPUs rgym may use (CUDA_VISIBLE_DEVICES, else /dev/nvidia<N>, as a sandbox chooses
+    them: rgym.sandbox.gpu); the first `count` of them."""
+    found = [int(g) for g in gpu.visible() if g.isdigit()]
     if count is None:
         return found
     if not found:

@@ -93,11 +93,15 @@ def verify_task(
 ) -> VerifyRow:
     from rgym.env import normalised_score
     from rgym.grading.runner import better
+    from rgym.sandbox import gpu
+    from rgym.tasks import stack
     from rgym.tasks.baselines import measured_scores
     from rgym.tasks.data import prepare_data
 
     start = time.monotonic()
     problems: list[str] = []
+    stack.check(spec)  # what this machine cannot run is said before any data is made
+    gpu.choose(spec.variant(variant).resources.gpus, f"variant {variant!r} of task {spec.id!r}")
     data = prepare_data(spec, variant, seed_mode=seed_mode)
     measured = measured_scores(spec, variant, data, sandbox=sandbox, force=True)
     base, ref = measured.baseline_run, measured.reference_run
