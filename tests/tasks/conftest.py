@@ -60,3 +60,27 @@ def grade_files(rgym_cache, backend):
 def task_file(task: str, rel: str) -> str:
     """The text of a file of a catalogue task (e.g. its starter or reference solution)."""
     return get_task(task).path(rel).read_text()
+
+
+TRAINING_TASK_MODULES = {
+    "test_fashion_mnist",
+    "test_cifar10",
+    "test_nli",
+    "test_image_captioning",
+    "test_language_modeling",
+    "test_rl",
+}
+"""The training tasks' tests: each starts sandboxes that import PyTorch or JAX, and together they
+take longer than the default suite may (CI keeps the whole run under 30 minutes); they run with
+`pytest -m slow`. The attack replays that prove label files are hidden stay in the default suite."""
+ATTACK_REPLAYS = (
+    "test_the_debian_files_with_the_test_labels_are_invisible_to_the_agent",
+    "test_wordnet_is_invisible_in_an_episode_and_the_baseline_earns_zero",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in TRAINING_TASK_MODULES and item.originalname not in ATTACK_REPLAYS:
+            item.add_marker(pytest.mark.slow)
