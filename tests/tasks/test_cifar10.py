@@ -178,7 +178,7 @@ def _ids(n=200):
         ({"submission.csv": ""}, GradeStatus.invalid_artifact, "empty"),
         ({"submission.csv": b"\x89PNG\x00\xff"}, GradeStatus.invalid_artifact, "submission.csv"),
         (submission(_ids(), [1] * 200, "id,class"), GradeStatus.invalid_artifact, "label"),
-        (submission(_ids(), [1] * 200, "Id,label"), GradeStatus.invalid_artifact, "'id'"),
+        (submission(_ids(), [1] * 200, "Id,label"), GradeStatus.invalid_artifact, "no column(s) id"),
         ({"submission.csv": "id,label\n"}, GradeStatus.invalid_artifact, "200 of the 200"),
         (submission(_ids(195), [1] * 195), GradeStatus.invalid_artifact, "no row for 5 of"),
         (submission([*_ids(), 7], [1] * 201), GradeStatus.invalid_artifact, "id 7 more than"),
