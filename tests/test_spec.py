@@ -160,3 +160,41 @@ def test_a_missing_reference_folder_is_named(tmp_path):
     shutil.rmtree(d / "reference")
     with pytest.raises(TaskSpecError, match="reference.files"):
         load_task(d)
+
+
+def test_a_starter_may_be_layered_from_shared_folders_and_files(tmp_path):
+    d = _copy_titanic(tmp_path)
+    shared = tmp_path / "_shared"
+    (shared / "lib").mkdir(parents=True)
+    (shared / "lib" / "util.py").write_text("SHARED = 1\n")
+    (shared / "baseline.py").write_text("overwritten by the task's own starter\n")
+    (shared / "notes.txt").write_text("one file\n")
+    y = d / "task.yaml"
+    y.write_text(
+        y.read_text().replace(
+            "starter: starter", "starter: [../_shared, ../_shared/notes.txt, starter]"
+        )
+    )
+    spec = load_task(d)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    spec.lay_out(spec.starter, ws)
+    assert (ws / "lib" / "util.py").read_text() == "SHARED = 1\n"
+    assert (ws / "notes.txt").read_text() == "one file\n"
+    assert (ws / "baseline.py").read_bytes() == (d / "starter" / "baseline.py").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("[starter, ../../outside]", "starter\\[1\\].*outside the task's catalogue"),
+        ("[starter, ../_missing]", "starter\\[1\\].*does not exist"),
+    ],
+)
+def test_a_starter_entry_outside_the_catalogue_or_missing_is_named(tmp_path, entry, expected):
+    d = _copy_titanic(tmp_path)
+    (tmp_path.parent / "outside").mkdir(exist_ok=True)
+    y = d / "task.yaml"
+    y.write_text(y.read_text().replace("starter: starter", f"starter: {entry}"))
+    with pytest.raises(TaskSpecError, match=expected):
+        load_task(d)

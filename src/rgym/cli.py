@@ -562,6 +562,10 @@ def data_info(
     _show_table(f"{task} ({variant}) data", ["key", "value"], rows, keep=("key",))
 
 
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
 @app.command("verify")
 def verify_cmd(
     tasks: Annotated[list[str] | None, typer.Argument(help="Task ids; default: all.")] = None,
@@ -608,6 +612,13 @@ def verify_cmd(
                 "reference": row.reference.score if row.reference else None,
                 "normalised_reference": row.normalised_reference,
                 "seconds": round(row.seconds, 3),
+                "seconds_by_part": {
+                    "data": _round(row.data_seconds),
+                    "baseline": _round(row.baseline and row.baseline.seconds),
+                    "baseline_grading": _round(row.baseline and row.baseline.grade_seconds),
+                    "reference": _round(row.reference and row.reference.seconds),
+                    "reference_grading": _round(row.reference and row.reference.grade_seconds),
+                },
                 "ok": row.ok,
                 "problems": list(row.problems),
             }

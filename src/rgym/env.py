@@ -185,8 +185,7 @@ class ResearchEnv(gymnasium.Env[str, str]):
             self.backend, self.max_disk_mb or res.disk_mb, memory_mb=res.memory_mb
         )
         self.workspace = self.storage.workspace
-        if self.spec_.starter:
-            shutil.copytree(self.spec_.path(self.spec_.starter), self.workspace, dirs_exist_ok=True)
+        self.spec_.lay_out(self.spec_.starter, self.workspace)
         if self.spec_.mlgym:  # as MLGym does: each entry under its own name, evaluators 0555
             from rgym.tasks.mlgym_data import workspace_layout
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from rgym.grading.runner import Grade, grade
 from rgym.sandbox import get_backend
+from rgym.tasks.baselines import _measuring
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.spec import TaskSpec
@@ -62,25 +64,13 @@ def task_file(task: str, rel: str) -> str:
     return get_task(task).path(rel).read_text()
 
 
-TRAINING_TASK_MODULES = {
-    "test_fashion_mnist",
-    "test_cifar10",
-    "test_nli",
-    "test_image_captioning",
-    "test_language_modeling",
-    "test_rl",
-}
-"""The training tasks' tests: each starts sandboxes that import PyTorch or JAX, and together they
-take longer than the default suite may (CI keeps the whole run under 30 minutes); they run with
-`pytest -m slow`. The attack replays that prove label files are hidden stay in the default suite."""
-ATTACK_REPLAYS = (
-    "test_the_debian_files_with_the_test_labels_are_invisible_to_the_agent",
-    "test_wordnet_is_invisible_in_an_episode_and_the_baseline_earns_zero",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in TRAINING_TASK_MODULES and item.originalname not in ATTACK_REPLAYS:
-            item.add_marker(pytest.mark.slow)
+@contextmanager
+def unmeasured():
+    """An episode that does not measure the task's baseline and reference first (what
+    `episode_scores` does while a measurement runs): for tests about the sandbox, not the score,
+    of training tasks whose measurement trains models."""
+    token = _measuring.set(True)
+    try:
+        yield
+    finally:
+        _measuring.reset(token)

@@ -127,11 +127,11 @@ def scores_key(spec: TaskSpec, variant: str, data: PreparedData) -> str:
     else:
         _hash_path(h, spec.path(test.script).parent)
     _hash_path(h, INSIDE)
-    if spec.starter:
-        _hash_path(h, spec.path(spec.starter))
+    for path in spec.entry_paths(spec.starter):
+        _hash_path(h, path)
     for sol in (spec.baseline, spec.reference):
-        if sol is not None and sol.files:
-            _hash_path(h, spec.path(sol.files))
+        for path in spec.entry_paths(sol.files if sol else None):
+            _hash_path(h, path)
     return h.hexdigest()[:16]
 
 

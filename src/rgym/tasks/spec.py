@@ -7,6 +7,7 @@ TaskSpecError that names the file, the field and what was expected.
 from __future__ import annotations
 
 import re
+import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -129,8 +130,9 @@ class Solution(_Strict):
 
     command: str
     """Run in the workspace, e.g. `python baseline.py`."""
-    files: str | None = None
-    """A folder of the task whose files are copied over the workspace first (reference/)."""
+    files: str | list[str] | None = None
+    """Folders or files of the task copied over the workspace first (reference/), in order;
+    see `TaskSpec.starter` for how entries are laid out."""
     scores: dict[str, float] = Field(default_factory=dict)
     """Test score per variant."""
 
@@ -223,8 +225,11 @@ class TaskSpec(_Strict):
     seed: int = 0
     """Fixes the train/dev/test split and the graders' simulation seeds."""
     variants: dict[str, Variant]
-    starter: str | None = "starter"
-    """A folder of the task copied into the workspace."""
+    starter: str | list[str] | None = "starter"
+    """What the workspace starts with: a folder of the task, or a list of folders and files laid
+    out in order (a folder's contents merge into the workspace, a file lands under its own name,
+    a later entry overwrites an earlier one). Entries may reach a sibling folder of the catalogue
+    (`../_rl/starter`) so that tasks sharing code keep one copy of it."""
     artifact: Artifact
     stack: Stack | None = None
     """A deep-learning stack the task needs; missing, the episode is refused before it starts."""
@@ -290,6 +295,22 @@ class TaskSpec(_Strict):
         assert self.root is not None, "TaskSpec.root is set by load_task"
         return self.root / rel
 
+    def entry_paths(self, entries: str | list[str] | None) -> list[Path]:
+        """A `starter` or `files` value as paths, in the order they are laid out."""
+        if not entries:
+            return []
+        return [self.path(e) for e in ([entries] if isinstance(entries, str) else entries)]
+
+    def lay_out(self, entries: str | list[str] | None, dest: Path) -> None:
+        """Copy starter or solution entries into a workspace (folders merged, files by name)."""
+        for src in self.entry_paths(entries):
+            if src.is_dir():
+                shutil.copytree(
+                    src, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                )
+            else:
+                shutil.copy2(src, dest / src.name)
+
 
 def _spec_error(file: Path, err: ValidationError) -> TaskSpecError:
     first = err.errors()[0]
@@ -326,17 +347,28 @@ def load_task(path: str | Path) -> TaskSpec:
     except ValidationError as e:
         raise _spec_error(file, e) from None
     spec.root = file.parent.resolve()
-    paths = {
-        "starter": spec.starter,
+    paths: dict[str, str | None] = {
         "demo": spec.demo,
         "data.recipe": spec.data.recipe,
         "graders.dev.script": spec.graders.dev.script,
         "graders.test.script": spec.graders.test.script,
-        "baseline.files": spec.baseline.files if spec.baseline else None,
-        "reference.files": spec.reference.files if spec.reference else None,
     }
+    for field, value in [
+        ("starter", spec.starter),
+        ("baseline.files", spec.baseline.files if spec.baseline else None),
+        ("reference.files", spec.reference.files if spec.reference else None),
+    ]:
+        for i, rel in enumerate([value] if isinstance(value, str) else value or []):
+            paths[field if isinstance(value, str) else f"{field}[{i}]"] = rel
     for field, rel in paths.items():
-        if rel and not (spec.root / rel).exists():
+        if not rel:
+            continue
+        target = (spec.root / rel).resolve()
+        if not target.is_relative_to(spec.root.parent):
+            raise TaskSpecError(
+                str(file), field, f"names {rel!r}, outside the task's catalogue {spec.root.parent}"
+            )
+        if not target.exists():
             raise TaskSpecError(
                 str(file), field, f"names {rel!r}, which does not exist in {spec.root}"
             )

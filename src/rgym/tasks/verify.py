@@ -11,7 +11,6 @@ also refreshes that cache.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -29,6 +28,9 @@ class SolutionScore(BaseModel):
     status: str
     message: str = ""
     seconds: float
+    """The whole solution: its episode, its command and its grading."""
+    grade_seconds: float | None = None
+    """Its test grading alone."""
 
 
 class VerifyRow(BaseModel):
@@ -39,6 +41,8 @@ class VerifyRow(BaseModel):
     reference: SolutionScore | None
     normalised_reference: float | None
     seconds: float
+    data_seconds: float | None = None
+    """Preparing the variant's data (0 when it was cached)."""
     problems: list[str]
 
     @property
@@ -68,7 +72,7 @@ def score_solution(
     try:
         env.reset(seed=0)
         if solution.files:
-            shutil.copytree(spec.path(solution.files), env.workspace, dirs_exist_ok=True)
+            spec.lay_out(solution.files, env.workspace)
             env.give_to_agent(env.workspace)
         res = env.sandbox.exec(solution.command, timeout=env.variant.limits.command_timeout)
         env.steps += 1
@@ -82,7 +86,11 @@ def score_solution(
         env.step("submit")
         g = env.test_grade
         return SolutionScore(
-            score=g.score, status=str(g.status), message=g.message, seconds=time.monotonic() - start
+            score=g.score,
+            status=str(g.status),
+            message=g.message,
+            seconds=time.monotonic() - start,
+            grade_seconds=g.seconds,
         )
     finally:
         env.close()
@@ -103,6 +111,7 @@ def verify_task(
     stack.check(spec)  # what this machine cannot run is said before any data is made
     gpu.choose(spec.variant(variant).resources.gpus, f"variant {variant!r} of task {spec.id!r}")
     data = prepare_data(spec, variant, seed_mode=seed_mode)
+    data_seconds = time.monotonic() - start
     measured = measured_scores(spec, variant, data, sandbox=sandbox, force=True)
     base, ref = measured.baseline_run, measured.reference_run
     for name, s in (("baseline", base), ("reference", ref)):
@@ -128,6 +137,7 @@ def verify_task(
         reference=ref,
         normalised_reference=norm,
         seconds=time.monotonic() - start,
+        data_seconds=data_seconds,
         problems=problems,
     )
 

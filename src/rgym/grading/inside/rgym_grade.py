@@ -78,6 +78,62 @@ def read_csv(path: Path, columns: list[str], n_rows: int | None = None):
     return df
 
 
+def whole_numbers(column, what: str, name: str = "submission.csv"):
+    """A CSV column's values as floats that are whole numbers, or Invalid naming the first that
+    is not (floats, so that a huge number fails a range check rather than wrapping round)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):  # pandas reads a column of True/False as bools
+        raise Invalid(f"{name}: every {what} must be a whole number, not True/False")
+    values = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(values) | (np.mod(values, 1) != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise Invalid(
+            f"{name}: every {what} must be a whole number; {int(bad.sum())} are not "
+            f"(e.g. data row {row + 1}: {str(column.iloc[row])[:40]!r})"
+        )
+    return values
+
+
+def class_by_id(path: Path, n: int, classes: int, items: str):
+    """A `id,label` predictions CSV as an array of n class numbers indexed by id.
+
+    Every id 0..n-1 must appear once with a class 0..classes-1. The checks cover every row, dev
+    and test mixed, before a split is scored, so no message tells which ids are dev. `items`
+    says what the ids are, for messages ("the images of data/test_images.npy")."""
+    import numpy as np
+
+    sub = read_csv(path, ["id", "label"])
+    name = path.name
+    ids, labels = whole_numbers(sub["id"], "id", name), whole_numbers(sub["label"], "label", name)
+    outside = (ids < 0) | (ids >= n)
+    if outside.any():
+        raise Invalid(
+            f"{name} has id {ids[outside][0]:.0f}, which is not one of the {items}: ids "
+            f"are rows, 0 to {n - 1}"
+        )
+    ids = ids.astype(np.int64)
+    count = np.bincount(ids, minlength=n)
+    if (count > 1).any():
+        raise Invalid(f"{name} lists id {int(np.argmax(count > 1))} more than once")
+    if (count == 0).any():
+        raise Invalid(
+            f"{name} has no row for {int((count == 0).sum())} of the {n} {items} "
+            f"(e.g. id {int(np.argmax(count == 0))}); predict every one"
+        )
+    wrong = (labels < 0) | (labels >= classes)
+    if wrong.any():
+        raise Invalid(
+            f"every label must be a class number from 0 to {classes - 1}; {int(wrong.sum())} "
+            f"are not (e.g. id {ids[wrong][0]}: {labels[wrong][0]:.0f})"
+        )
+    pred = np.empty(n, np.int64)
+    pred[ids] = labels.astype(np.int64)
+    return pred
+
+
 def _names(columns, most: int = 10, width: int = 40) -> str:
     """Column names for a message, each cut short: a header is the agent's text, any size."""
     names = [str(c) if len(str(c)) <= width else str(c)[:width] + "…" for c in columns[:most]]
