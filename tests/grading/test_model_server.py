@@ -123,7 +123,7 @@ def test_a_model_answers_with_arrays(grade_files, model_task):
             "did not answer in time",
         ),
         (
-            {"model/model.py": "def double(x):\n    return len(b\"x\" * 2**31)\n"},
+            {"model/model.py": 'def double(x):\n    return len(b"x" * 2**31)\n'},
             "exited",  # the model's sandbox has its own memory limit (1 GiB here)
         ),
     ],
