@@ -4,7 +4,10 @@
 - per-step overhead: env.step(cmd) versus subprocess.run(["bash", "-c", cmd]) for the same cmd;
 - many environments alive at once (reset all, step each, close all).
 
-Run: .venv/bin/python benchmarks/bench_env.py [--n 50] [--alive 16]
+Run: .venv/bin/python benchmarks/bench_env.py [--n 50] [--alive 16] [--task T] [--public-seeds]
+  (--public-seeds reuses the baseline that `rgym verify T --public-seeds` measured, so that a
+  training task's first reset does not train it again: `--task fashion-mnist --public-seeds`
+  times reset() with 60,000 images)
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=50)
     p.add_argument("--alive", type=int, default=16)
     p.add_argument("--task", default="titanic")
+    p.add_argument("--public-seeds", action="store_true")
     args = p.parse_args()
+    seeds = {"seed_mode": "public"} if args.public_seeds else {}
 
-    env = rgym.make(args.task)
+    env = rgym.make(args.task, **seeds)
     env.reset()  # warm: data prepared and cached, imports done
     resets = []
     for _ in range(args.n):
@@ -48,7 +53,7 @@ def main() -> None:
     env.close()
 
     t = time.perf_counter()
-    envs = [rgym.make(args.task) for _ in range(args.alive)]
+    envs = [rgym.make(args.task, **seeds) for _ in range(args.alive)]
     for e in envs:
         e.reset()
     up = time.perf_counter() - t

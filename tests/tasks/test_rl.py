@@ -11,6 +11,7 @@ trained in the slow tests.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 import time
 
@@ -380,3 +381,30 @@ def test_the_reinforce_starter_is_clearly_worse_than_the_fixed_one():
     row = verify_task(get_task("rl-mountain-car-reinforce"))
     assert row.ok, row.problems
     assert row.reference.score - row.baseline.score > 20, (row.baseline, row.reference)
+
+
+def test_eval_std_scale_narrows_only_the_spread_the_grader_samples_from(tmp_path):
+    """The rl-mountain-car reference's one change: policy/config.yaml's eval_std_scale."""
+    import flax.serialization
+    import jax
+    import jax.numpy as jnp
+    import yaml
+
+    ref = yaml.safe_load((root("rl-mountain-car") / "reference" / "config.yaml").read_text())
+    assert ref["eval_std_scale"] == 0.1
+    config = {"env_name": "MountainCarContinuous-v0", "network": {"hidden": 8, "layers": 1}}
+    answers = []
+    for scale in (None, 0.1):
+        folder = tmp_path / f"policy-{scale}"
+        shutil.copytree(SHARED / "starter" / "policy", folder)
+        cfg = config if scale is None else {**config, "eval_std_scale": scale}
+        (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+        model = load(f"rgym_test_rl_model_{scale}", folder / "model.py")
+        net, obs_shape = model.make_network(cfg)
+        params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape)))
+        (folder / "checkpoints").mkdir()
+        (folder / "checkpoints" / "ckpt-0.msgpack").write_bytes(flax.serialization.to_bytes(params))
+        answers.append(model.policy(np.array(0), np.zeros((3, 2), np.float32)))
+    (mean, std), (mean_scaled, std_scaled) = answers
+    np.testing.assert_array_equal(mean, mean_scaled)
+    np.testing.assert_allclose(std_scaled, 0.1 * std, rtol=1e-6)

@@ -135,13 +135,17 @@ def entropy(out):
 _net: ActorCritic | None = None
 _apply = None
 _params: dict[int, dict] = {}
+_std_scale = 1.0
 
 
 def load(ckpt: int):
     """The parameters of checkpoint `ckpt`, restored once."""
     global _net, _apply
+    global _std_scale
     if _net is None:
         config = yaml.safe_load((HERE / "config.yaml").read_text())
+        # continuous actions: the spread the grader samples with, relative to training's
+        _std_scale = float(config.get("eval_std_scale", 1.0))
         _net, obs_shape = make_network(config)
         _apply = jax.jit(_net.apply)
         _params["template"] = _net.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape)))
@@ -156,5 +160,5 @@ def policy(ckpt, obs):
     out, _ = _apply(params, jnp.asarray(obs, jnp.float32))
     if isinstance(out, tuple):
         mean, log_std = out
-        return np.asarray(mean), np.asarray(jnp.exp(log_std))
+        return np.asarray(mean), np.asarray(jnp.exp(log_std)) * _std_scale
     return np.asarray(out)
