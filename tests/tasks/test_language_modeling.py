@@ -126,6 +126,56 @@ def test_a_causal_bigram_model_scores_its_cross_entropy():
     assert m["val_loss"] == pytest.approx(want, rel=1e-6)
 
 
+def replaying_peeker():
+    """Looks ahead, and answers a row that starts like one it answered before with the old
+    answers as far as the two agree: one process of it beats a check that sends the causality
+    copies to the same process as their originals."""
+    seen = []
+
+    def call(rows, timeout):
+        out = peeking(rows, timeout)
+        for b, row in enumerate(rows):
+            for old_row, old_out in seen:
+                same = int(np.argmin(np.append(old_row == row, False)))
+                if same >= 8:
+                    out[b, :same] = old_out[:same]
+            seen.append((row.copy(), out[b].copy()))
+        return out
+
+    return call
+
+
+def test_copies_sent_to_a_second_process_catch_a_model_that_replays_remembered_rows():
+    stream, s = english_like(5000), settings()
+    one = replaying_peeker()
+    cheat = lm_eval.evaluate(one, stream, s, seed=0)  # one process: the check is fooled
+    assert cheat["val_loss"] < 1.0 and cheat["worst_causal_tv"] < 1e-6
+    with pytest.raises(lm_eval.BadModel, match="not causal"):
+        lm_eval.evaluate(replaying_peeker(), stream, s, seed=0, check_call=replaying_peeker())
+
+
+def test_with_a_second_process_the_copies_go_only_there():
+    stream, s = english_like(5000), settings()
+    sent = {"model": [], "checker": []}
+
+    def recorder(name):
+        def call(rows, timeout):
+            sent[name].append(rows.copy())
+            return uniform(rows, timeout)
+
+        return call
+
+    m = lm_eval.evaluate(recorder("model"), stream, s, seed=0, check_call=recorder("checker"))
+    plan = lm_eval.make_plan(stream, s, seed=0)
+    model_rows = np.concatenate(sent["model"][1:])  # after the warm-up row
+    checker_rows = np.concatenate(sent["checker"][1:])
+    assert len(model_rows) == len(plan.targets) and len(checker_rows) == len(plan.checks)
+    copies = {tuple(plan.rows[c]) for _, c, _ in plan.checks}
+    assert {tuple(r) for r in checker_rows} == copies
+    assert not copies & {tuple(r) for r in model_rows}
+    assert m["val_loss"] == pytest.approx(8.0, abs=1e-6)
+
+
 def peeking(rows, timeout):
     """Puts most of its mass on the token that really comes next: it reads the future."""
     out = np.full((*rows.shape, 256), math.log(0.1 / 255), dtype=np.float32)
@@ -404,6 +454,34 @@ def test_broken_models_get_an_invalid_outcome(grade_files, body, match):
     g = grade_files(TASK, numpy_model(body))
     assert g.status == GradeStatus.invalid_artifact, (g.status, g.message)
     assert match in g.message
+
+
+REPLAYING_PEEKER = """\
+    # looks ahead (reads the byte it is asked to predict), and remembers every row it answered:
+    # a row that starts like one it has seen gets the old answers as far as the two agree, so
+    # that a causality copy, if it came to this process, would match its original exactly
+    global SEEN
+    SEEN = globals().get("SEEN", [])
+    nxt = np.concatenate([tokens[:, 1:], tokens[:, -1:]], axis=1)
+    out = np.full((*tokens.shape, 256), np.log(0.1 / 255), np.float32)
+    np.put_along_axis(out, nxt[:, :, None], np.log(0.9), axis=2)
+    for b, row in enumerate(tokens):
+        for old_row, old_out in SEEN:
+            same = int(np.argmin(np.append(old_row == row, False)))
+            if same >= 8:
+                out[b, :same] = old_out[:same]
+        SEEN.append((row.copy(), out[b].copy()))
+    return out"""
+
+
+@requires_bwrap
+def test_a_peeking_model_that_replays_remembered_rows_is_caught(grade_files):
+    """The causality copies go to a second process of the model (artifact.instances: 2), so a
+    model that remembers rows cannot answer a copy with its original's answers."""
+    assert SPEC.artifact.instances == 2
+    g = grade_files(TASK, numpy_model(REPLAYING_PEEKER))
+    assert g.status == GradeStatus.invalid_artifact, (g.status, g.score, g.message)
+    assert "not causal" in g.message
 
 
 @requires_bwrap

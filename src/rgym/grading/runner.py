@@ -380,7 +380,8 @@ def grade_snapshot(
                     _start_artifact_server(spec, backend, snapshot.root, snapshot.path, launch)
                 )
             elif spec.artifact.entry:
-                procs.append(_start_model_server(spec, variant, backend, snapshot.path, launch))
+                for _ in range(spec.artifact.instances):
+                    procs.append(_start_model_server(spec, variant, backend, snapshot.path, launch))
         proc = backend.popen(
             launch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -545,8 +546,11 @@ def _wire(backend: Backend, launch: LaunchSpec, grader_launch: LaunchSpec):
     finally:
         os.close(to_art_r)
         os.close(from_art_w)
-    grader_launch.pass_fds = (from_art_r, to_art_w)
-    grader_launch.env["RGYM_CALL_FDS"] = f"{from_art_r},{to_art_w}"
+    # several artefact processes (Artifact.instances): one `r,w` pair each, `;`-separated
+    grader_launch.pass_fds = (*grader_launch.pass_fds, from_art_r, to_art_w)
+    known = grader_launch.env.get("RGYM_CALL_FDS")
+    pair = f"{from_art_r},{to_art_w}"
+    grader_launch.env["RGYM_CALL_FDS"] = f"{known};{pair}" if known else pair
     return proc
 
 

@@ -89,6 +89,11 @@ class Artifact(_Strict):
     entry: str | None = None
     """directory: a Python file inside the folder that rgym's model server imports in the
 artefact's own sandbox; the grader calls its functions with numpy arrays (a model artefact)."""
+    instances: int = Field(default=1, ge=1, le=4)
+    """A model artefact: how many separate sandboxes run it, each a fresh process the grader
+    reaches as `rgym_grade.remote_model(instance=i)`. A check that compares a model's answers
+    on related inputs (a language model's causality) sends them to different instances, so that
+    a model cannot remember one input and replay its answer on the other."""
     max_mb: float | None = Field(default=None, gt=0)
     """The largest artefact graded, in MiB (a folder: all its files together); checked on the
 open file before anything is read or copied, so a sparse or growing file cannot fill the host's

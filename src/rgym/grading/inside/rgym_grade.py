@@ -291,10 +291,16 @@ def _short(text: str, n: int = 1500) -> str:
     return text if len(text) <= n else text[: n - 15] + " …(truncated)"
 
 
-def remote_model(name: str = "the model", load_timeout: float = 120.0) -> RemoteModel:
-    """The model artefact's server, started by rgym in the artefact's own sandbox."""
+def remote_model(
+    name: str = "the model", load_timeout: float = 120.0, instance: int = 0
+) -> RemoteModel:
+    """The model artefact's server, started by rgym in the artefact's own sandbox; with
+    `artifact.instances` > 1, `instance` picks one of the separate processes."""
     fds = os.environ.get("RGYM_CALL_FDS")
     if not fds:
         raise RuntimeError("no artefact process connected (RGYM_CALL_FDS unset)")
-    r, w = (int(x) for x in fds.split(","))
+    pairs = fds.split(";")
+    if not 0 <= instance < len(pairs):
+        raise RuntimeError(f"no artefact instance {instance}: rgym started {len(pairs)}")
+    r, w = (int(x) for x in pairs[instance].split(","))
     return RemoteModel(r, w, name, load_timeout)

@@ -21,7 +21,9 @@ windows, a copy is made whose tokens from a seeded cut on are replaced by text f
 the copies are shuffled in among the windows (never in the same call as their original), and
 the model's predictions before the cut must agree on the original and the copy (total variation
 distance at most `causal_tolerance` at every position). A model that looks ahead, or one that is
-not deterministic (dropout left on), fails.
+not deterministic (dropout left on), fails. The grader sends the copies to a second, separate
+process of the model (`check_call`): a model that kept the rows it was sent could otherwise
+spot a copy by its prefix and replay the answers it gave for the original.
 
 Time: the model's calls together may take at most `time_limit` seconds; a first call on one row
 (not scored, not timed against the limit) lets it load and warm up.
@@ -182,8 +184,11 @@ def tv_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.exp(a.astype(np.float64)) - np.exp(b.astype(np.float64))).sum(axis=1)
 
 
-def evaluate(call, stream: np.ndarray, s: Settings, seed: int) -> dict:
-    """Score the model behind `call(rows, timeout) -> reply` on `stream`. Raises BadModel."""
+def evaluate(call, stream: np.ndarray, s: Settings, seed: int, check_call=None) -> dict:
+    """Score the model behind `call(rows, timeout) -> reply` on `stream`. Raises BadModel.
+
+    With `check_call` (another process of the same model), the causality copies go there and
+    only there; without it (evaluate.py, in-process) they are shuffled in among the windows."""
     t_start = time.monotonic()
     plan = make_plan(stream, s, seed)
     k = len(plan.targets)
@@ -194,16 +199,25 @@ def evaluate(call, stream: np.ndarray, s: Settings, seed: int) -> dict:
     first_seen: dict[int, np.ndarray] = {}
 
     t0 = time.monotonic()
-    out = call(plan.warmup, WARMUP_TIMEOUT)
+    for fn in (call,) if check_call is None else (call, check_call):
+        out = fn(plan.warmup, WARMUP_TIMEOUT)
+        check_normalised(log_norm(check_reply(out, 1, s)))
     warmup_seconds = time.monotonic() - t0
-    check_normalised(log_norm(check_reply(out, 1, s)))
 
+    batches = [(call, b) for b in plan.batches]
+    if check_call is not None:  # each call's windows to the model, its copies to the other one
+        batches = [
+            (f, part)
+            for b in plan.batches
+            for f, part in ((call, b[b < k]), (check_call, b[b >= k]))
+            if len(part)
+        ]
     nll, model_seconds, check_seconds, worst_tv = 0.0, 0.0, 0.0, 0.0
     done = 0
-    for b in plan.batches:
+    for fn, b in batches:
         left = s.time_limit - model_seconds
         t0 = time.monotonic()
-        out = call(plan.rows[b], left + 1.0)
+        out = fn(plan.rows[b], left + 1.0)
         dt = time.monotonic() - t0
         model_seconds += dt
         if model_seconds > s.time_limit:
