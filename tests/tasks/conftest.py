@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rgym.grading.runner import Grade, grade
@@ -57,6 +58,18 @@ def grade_files(rgym_cache, backend):
             shutil.rmtree(ws, ignore_errors=True)
 
     return run
+
+
+def hidden_labels(data) -> pd.Series:
+    """The label of every hidden row (dev and test together), by id."""
+    both = pd.concat([pd.read_csv(data.private / f"{s}.csv") for s in ("dev", "test")])
+    return both.set_index("id")["label"].sort_index()
+
+
+def predictions_csv(ids, labels, header: str = "id,label") -> dict[str, str]:
+    """A submission.csv of one label per id, as grade_files takes it."""
+    rows = "".join(f"{i},{label}\n" for i, label in zip(ids, labels, strict=True))
+    return {"submission.csv": f"{header}\n{rows}"}
 
 
 def task_file(task: str, rel: str) -> str:

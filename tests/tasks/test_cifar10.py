@@ -18,7 +18,7 @@ from rgym.grading.runner import GradeStatus
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.verify import score_solution, verify_task
-from tests.tasks.conftest import requires_bwrap
+from tests.tasks.conftest import hidden_labels, predictions_csv, requires_bwrap
 
 TASK = "cifar10"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cifar10"
@@ -47,13 +47,10 @@ def data(rgym_cache):
 @pytest.fixture(scope="module")
 def truth(data) -> pd.Series:
     """The label of every test image (dev and test), by id."""
-    both = pd.concat([pd.read_csv(data.private / f"{s}.csv") for s in ("dev", "test")])
-    return both.set_index("id")["label"].sort_index()
+    return hidden_labels(data)
 
 
-def submission(ids, labels, header="id,label") -> dict[str, str]:
-    rows = "".join(f"{i},{label}\n" for i, label in zip(ids, labels, strict=True))
-    return {"submission.csv": f"{header}\n{rows}"}
+submission = predictions_csv
 
 
 def run_prepare(recipe, tmp: Path, key: int | None, **options):

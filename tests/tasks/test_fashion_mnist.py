@@ -23,7 +23,7 @@ from rgym.grading.runner import GradeStatus, better
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.verify import verify_task
-from tests.tasks.conftest import requires_bwrap, unmeasured
+from tests.tasks.conftest import hidden_labels, predictions_csv, requires_bwrap, unmeasured
 
 TASK = "fashion-mnist"
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
@@ -55,13 +55,10 @@ def data(rgym_cache):
 @pytest.fixture(scope="module")
 def truth(data) -> pd.Series:
     """The true label of every test image, by id (dev and test together)."""
-    both = pd.concat([pd.read_csv(data.private / f"{s}.csv") for s in ("dev", "test")])
-    return both.set_index("id")["label"].sort_index()
+    return hidden_labels(data)
 
 
-def csv(ids, labels, header="id,label") -> dict[str, str]:
-    rows = "".join(f"{i},{v}\n" for i, v in zip(ids, labels, strict=True))
-    return {"submission.csv": f"{header}\n{rows}"}
+csv = predictions_csv
 
 
 # --- the data -----------------------------------------------------------------------------------
