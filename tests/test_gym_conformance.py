@@ -44,10 +44,19 @@ def gymnasium_silent():
         yield
 
 
-def builtin_gym_ids() -> list[str]:
-    """The catalogue's tasks (all_tasks() also holds RGYM_TASKS_DIR's, when it is set)."""
+def builtin_gym_ids() -> list:
+    """The catalogue's tasks (all_tasks() also holds RGYM_TASKS_DIR's, when it is set). Of the
+    tasks that train models, one per stack is checked in the default suite (CI's time), the
+    rest in the slow one."""
     tasks = [t for t in all_tasks().values() if CATALOG in t.path(".").parents]
-    return sorted(f"rgym/{t.id}-v{t.version}" for t in tasks)
+    default_suite = {"fashion-mnist", "language-modeling", "rl-mountain-car"}
+    return sorted(
+        pytest.param(
+            f"rgym/{t.id}-v{t.version}",
+            marks=[pytest.mark.slow] if t.stack and t.id not in default_suite else [],
+        )
+        for t in tasks
+    )
 
 
 def all_keys(info: dict) -> set[str]:

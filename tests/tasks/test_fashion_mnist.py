@@ -307,6 +307,7 @@ def test_the_debian_files_with_the_test_labels_are_invisible_to_the_agent():
         env.close()
 
 
+@pytest.mark.slow
 def test_the_baseline_makes_a_valid_submission_and_earns_exactly_zero():
     env = rgym.make(TASK, variant="tiny")
     try:

@@ -523,6 +523,7 @@ def test_a_memory_hog_is_invalid(grade_files):
     assert "exited" in g.message or "memory" in g.message
 
 
+@pytest.mark.slow
 @requires_bwrap
 def test_the_starter_trains_a_model_the_grader_scores(grade_files, tiny_data, tmp_path):
     ws = tmp_path / "ws"
