@@ -21,6 +21,8 @@ def test_ctrl_c_mid_run_writes_an_interrupted_result(tmp_path: Path):
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "faulthandler",  # SIGABRT then prints where it hangs, should it ever hang
             "-m",
             "rgym.cli",
             "run",
@@ -44,7 +46,16 @@ def test_ctrl_c_mid_run_writes_an_interrupted_result(tmp_path: Path):
         proc.kill()
         raise AssertionError("the run never started its first action")
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler dumps every thread's stack
+        out, _ = proc.communicate(timeout=30)
+        events = "".join(p.read_text()[-2000:] for p in runs.glob("*/events.jsonl"))
+        raise AssertionError(
+            f"rgym run did not exit within 60 s of SIGINT.\n{out.decode(errors='replace')}\n"
+            f"last events:\n{events}"
+        ) from None
     assert proc.returncode != 0, out
     (run_dir,) = runs.iterdir()
     result = json.loads((run_dir / "result.json").read_text())
