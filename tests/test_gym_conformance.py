@@ -276,6 +276,20 @@ def test_the_same_artefact_scores_the_same_under_any_seed():
 
 
 @requires_bwrap
+def test_async_vector_envs_with_spawned_workers():
+    """What docs/gymnasium.md advises in a process with JAX or PyTorch threads."""
+    kwargs = {"context": "spawn"}
+    envs = gymnasium.make_vec(BOS, num_envs=2, vectorization_mode="async", vector_kwargs=kwargs)
+    try:
+        obs, _ = envs.reset(seed=0)
+        assert all(o.startswith("# Task: Iterated Battle") for o in obs)
+        obs, reward, *_ = envs.step(("pwd", "ls"))
+        assert obs[0].strip() == "/home/agent/workspace" and "strategy.py" in obs[1]
+    finally:
+        envs.close()
+
+
+@requires_bwrap
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_envs_run_four_copies_of_a_builtin_task(mode):
     envs = gymnasium.make_vec(BOS, num_envs=4, vectorization_mode=mode, max_episode_steps=2)

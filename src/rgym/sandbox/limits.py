@@ -7,7 +7,6 @@ record never claims a memory cap the host could not enforce.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import uuid
 from pathlib import Path
@@ -44,6 +43,16 @@ def _user_processes() -> int:
             except OSError:
                 pass
     return n
+
+
+_TRAMPOLINE = (
+    'n=$1; shift; [ "$n" = 0 ] || { ulimit -u "$n" || ulimit -p "$n"; } 2>/dev/null; '
+    'while [ "$1" != -- ]; do echo $$ >"$1" || '
+    '{ echo "rgym: could not join the cgroup $1" >&2; exit 125; }; shift; done; '
+    'shift; exec "$@"'
+)
+"""$1: RLIMIT_NPROC or 0 (bash calls it -u, dash -p); then cgroup.procs files up to `--`; then
+the command, exec'd in place so the sandbox keeps the shell's pid, now in the cgroup."""
 
 
 class ResourceJail:
@@ -173,19 +182,17 @@ class ResourceJail:
             return used, int(limit) if limit.isdigit() else 0
         return None
 
-    def preexec(self) -> None:
-        """Runs in the child between fork and exec: join the cgroup, or lower rlimits."""
-        os.setsid()
-        if self.mechanism.startswith("cgroup"):
-            pid = str(os.getpid())
-            for cg in self.paths:
-                with open(cg / "cgroup.procs", "w") as f:
-                    f.write(pid)
-        elif self.mechanism == "rlimit" and self.limits.pids:
-            try:
-                resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
-            except (ValueError, OSError):
-                pass
+    def wrap(self, argv: list[str]) -> list[str]:
+        """`argv` behind a /bin/sh trampoline that joins the cgroup (or lowers RLIMIT_NPROC)
+        and then execs it. The shell does between fork and exec what a `preexec_fn` would do
+        in Python, which is unsafe in a process with threads (JAX, PyTorch, a Gymnasium user's
+        trainer): a lock held by another thread at fork time hangs the child, and Popen with
+        it."""
+        procs = (
+            [str(cg / "cgroup.procs") for cg in self.paths] if self.mechanism != "rlimit" else []
+        )
+        nproc = self.nproc if self.mechanism == "rlimit" and self.limits.pids else 0
+        return ["/bin/sh", "-c", _TRAMPOLINE, "rgym-jail", str(nproc), *procs, "--", *argv]
 
     def close(self) -> None:
         """Kill whatever is still in the cgroup (background jobs too), then remove it."""
@@ -198,7 +205,8 @@ def start_jailed(argv: list[str], limits: SandboxLimits, what: str, **popen: obj
     """Start `argv` inside a fresh ResourceJail; the jail is torn down with the process."""
     jail = ResourceJail(limits)
     try:
-        p = subprocess.Popen(argv, preexec_fn=jail.preexec, **popen)
+        # setsid in C, the cgroup by the trampoline: no Python runs between fork and exec
+        p = subprocess.Popen(jail.wrap(argv), start_new_session=True, **popen)
     except OSError as e:
         jail.close()
         raise SandboxUnavailable(f"could not start {what}: {e}") from e
