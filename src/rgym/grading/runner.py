@@ -252,6 +252,8 @@ def _communicate(popen: subprocess.Popen, timeout: float) -> tuple[bytes, bytes]
             return None
     finally:
         sel.close()
+        for f in bufs:  # drained or given up on: nobody reads them after this
+            f.close()
     out, err = (bytes(b[-PIPE_CAP:]) for b in bufs.values())
     return out, err
 
