@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+from rgym.tasks.baselines import _measuring
+
+USER_CACHE = Path(os.environ.get("RGYM_CACHE") or Path.home() / ".cache" / "rgym")
+"""The user's own rgym cache, before the session swaps in its own: tests may read files rgym
+keeps there (a downloaded archive, checked again when used), never the data or the key."""
 
 TEST_KEY = bytes(range(7, 39))
 """The test suite's installation key (32 bytes): secret mode, deterministic across sessions."""
@@ -59,3 +67,15 @@ def bwrap_sandbox(workspace, memory_mb=512):
         get_backend("bwrap"),
         LaunchSpec(argv=[], mounts=[Mount(workspace, WORKSPACE, True)], limits=limits),
     )
+
+
+@contextmanager
+def unmeasured():
+    """An episode that does not measure the task's baseline and reference first (what
+    `episode_scores` does while a measurement runs): for tests about the sandbox, not the score,
+    of training tasks whose measurement trains models."""
+    token = _measuring.set(True)
+    try:
+        yield
+    finally:
+        _measuring.reset(token)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import shlex
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import gymnasium
 import numpy as np
@@ -23,9 +23,8 @@ from gymnasium.wrappers import PassiveEnvChecker, TimeLimit
 
 import rgym
 from rgym.spaces import HARMLESS_COMMANDS, PAD, ActionText, AnyText
-from rgym.tasks.baselines import _measuring
 from rgym.tasks.registry import CATALOG, all_tasks
-from tests.conftest import requires_bwrap
+from tests.conftest import requires_bwrap, unmeasured
 
 BOS = "rgym/battle-of-sexes-v0"
 ALWAYS_0 = "printf 'def row_strategy(history):\\n    return 0\\n' > strategy.py"
@@ -147,12 +146,11 @@ def test_check_env_passes_for_every_builtin_task(gid):
     kwargs = {"variant": "tiny"} if spec.stack is not None and "tiny" in spec.variants else {}
     env = gymnasium.make(gid, **kwargs)
     # ... and without measuring their baseline first (it trains; the API is the same)
-    token = _measuring.set(spec.stack is not None)
+    measure = unmeasured() if spec.stack is not None else nullcontext()
     try:
-        with gymnasium_silent():
+        with gymnasium_silent(), measure:
             check_env(env.unwrapped)
     finally:
-        _measuring.reset(token)
         env.close()
 
 

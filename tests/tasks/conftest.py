@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,6 @@ import pytest
 
 from rgym.grading.runner import Grade, grade
 from rgym.sandbox import get_backend
-from rgym.tasks.baselines import _measuring
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.spec import TaskSpec
@@ -75,15 +73,3 @@ def predictions_csv(ids, labels, header: str = "id,label") -> dict[str, str]:
 def task_file(task: str, rel: str) -> str:
     """The text of a file of a catalogue task (e.g. its starter or reference solution)."""
     return get_task(task).path(rel).read_text()
-
-
-@contextmanager
-def unmeasured():
-    """An episode that does not measure the task's baseline and reference first (what
-    `episode_scores` does while a measurement runs): for tests about the sandbox, not the score,
-    of training tasks whose measurement trains models."""
-    token = _measuring.set(True)
-    try:
-        yield
-    finally:
-        _measuring.reset(token)

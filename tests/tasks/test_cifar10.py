@@ -50,9 +50,6 @@ def truth(data) -> pd.Series:
     return hidden_labels(data)
 
 
-submission = predictions_csv
-
-
 def run_prepare(recipe, tmp: Path, key: int | None, **options):
     """Files of recipe.prepare with a fake installation key (None: public seeds)."""
     pub, priv = tmp / "public", tmp / "private"
@@ -144,9 +141,9 @@ def test_generation_speed(recipe):
 def test_perfect_and_constant_predictions(truth, grade_files):
     ids, labels = truth.index.to_numpy(), truth.to_numpy()
     for split in ("dev", "test"):
-        g = grade_files(TASK, submission(ids, labels), split=split)
+        g = grade_files(TASK, predictions_csv(ids, labels), split=split)
         assert g.ok and g.score == 1.0, g.message
-    constant = grade_files(TASK, submission(ids, np.zeros_like(labels)), split="test")
+    constant = grade_files(TASK, predictions_csv(ids, np.zeros_like(labels)), split="test")
     assert constant.ok and constant.score == pytest.approx(0.1, abs=0.06)
 
 
@@ -155,9 +152,9 @@ def test_score_joins_on_id_not_on_row_order(truth, grade_files):
     rng = np.random.default_rng(1)
     ids = truth.index.to_numpy()
     labels = np.where(rng.random(len(ids)) < 0.6, truth.to_numpy(), rng.integers(0, 10, len(ids)))
-    straight = grade_files(TASK, submission(ids, labels))
+    straight = grade_files(TASK, predictions_csv(ids, labels))
     order = rng.permutation(len(ids))
-    shuffled = grade_files(TASK, submission(ids[order], labels[order]))
+    shuffled = grade_files(TASK, predictions_csv(ids[order], labels[order]))
     assert straight.ok, straight.message
     assert shuffled.score == straight.score
     assert 0.45 < straight.score < 0.85
@@ -171,27 +168,27 @@ MALFORMED = [
     ({}, GradeStatus.no_artifact, "submission.csv"),
     ({"submission.csv": ""}, GradeStatus.invalid_artifact, "empty"),
     ({"submission.csv": b"\x89PNG\x00\xff"}, GradeStatus.invalid_artifact, "submission.csv"),
-    (submission(_ids(), [1] * 200, "id,class"), GradeStatus.invalid_artifact, "label"),
+    (predictions_csv(_ids(), [1] * 200, "id,class"), GradeStatus.invalid_artifact, "label"),
     (
-        submission(_ids(), [1] * 200, "Id,label"),
+        predictions_csv(_ids(), [1] * 200, "Id,label"),
         GradeStatus.invalid_artifact,
         "no column(s) id",
     ),
     ({"submission.csv": "id,label\n"}, GradeStatus.invalid_artifact, "200 of the 200"),
-    (submission(_ids(195), [1] * 195), GradeStatus.invalid_artifact, "no row for 5 of"),
-    (submission([*_ids(), 7], [1] * 201), GradeStatus.invalid_artifact, "id 7 more than"),
-    (submission([*_ids(), 200], [1] * 201), GradeStatus.invalid_artifact, "id 200, which"),
-    (submission([-1, *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "id -1"),
-    (submission(["x", *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "whole"),
-    (submission([0.5, *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "whole"),
-    (submission(_ids(), [10] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
-    (submission(_ids(), [-1] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
-    (submission(_ids(), [1e30] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
-    (submission(_ids(), ["cat"] + [1] * 199), GradeStatus.invalid_artifact, "'cat'"),
-    (submission(_ids(), [2.5] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
-    (submission(_ids(), ["nan"] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
-    (submission(_ids(), ["inf"] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
-    (submission(_ids(), [""] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv(_ids(195), [1] * 195), GradeStatus.invalid_artifact, "no row for 5 of"),
+    (predictions_csv([*_ids(), 7], [1] * 201), GradeStatus.invalid_artifact, "id 7 more than"),
+    (predictions_csv([*_ids(), 200], [1] * 201), GradeStatus.invalid_artifact, "id 200, which"),
+    (predictions_csv([-1, *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "id -1"),
+    (predictions_csv(["x", *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv([0.5, *_ids()[1:]], [1] * 200), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv(_ids(), [10] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
+    (predictions_csv(_ids(), [-1] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
+    (predictions_csv(_ids(), [1e30] + [1] * 199), GradeStatus.invalid_artifact, "0 to 9"),
+    (predictions_csv(_ids(), ["cat"] + [1] * 199), GradeStatus.invalid_artifact, "'cat'"),
+    (predictions_csv(_ids(), [2.5] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv(_ids(), ["nan"] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv(_ids(), ["inf"] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
+    (predictions_csv(_ids(), [""] + [1] * 199), GradeStatus.invalid_artifact, "whole"),
 ]
 MALFORMED_IDS = [
     "missing",
@@ -357,7 +354,7 @@ def test_full_variant_grades_on_the_fixture(grade_files):
     spec = fixture_spec()
     data = prepare_data(spec, "full")
     both = pd.concat([pd.read_csv(data.private / f"{s}.csv") for s in ("dev", "test")])
-    g = grade_files(spec, submission(both.id, both.label), split="test", variant="full")
+    g = grade_files(spec, predictions_csv(both.id, both.label), split="test", variant="full")
     assert g.ok and g.score == 1.0, g.message
 
 

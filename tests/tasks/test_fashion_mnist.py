@@ -23,7 +23,8 @@ from rgym.grading.runner import GradeStatus, better
 from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.verify import verify_task
-from tests.tasks.conftest import hidden_labels, predictions_csv, requires_bwrap, unmeasured
+from tests.conftest import unmeasured
+from tests.tasks.conftest import hidden_labels, predictions_csv, requires_bwrap
 
 TASK = "fashion-mnist"
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
@@ -56,9 +57,6 @@ def data(rgym_cache):
 def truth(data) -> pd.Series:
     """The true label of every test image, by id (dev and test together)."""
     return hidden_labels(data)
-
-
-csv = predictions_csv
 
 
 # --- the data -----------------------------------------------------------------------------------
@@ -141,13 +139,13 @@ def test_a_corrupt_file_is_refused(tmp_path):
 def test_perfect_labels_score_one_and_rows_join_on_id(data, truth, grade_files):
     ids, labels = truth.index.to_numpy(), truth.to_numpy()
     for split in ("dev", "test"):
-        g = grade_files(TASK, csv(ids, labels), split=split)
+        g = grade_files(TASK, predictions_csv(ids, labels), split=split)
         assert g.ok and g.score == 1.0 and g.metrics["n"] == 100, g.message
     wrong = np.where(np.arange(200) % 4 == 0, (labels + 1) % 10, labels)  # every 4th wrong
     order = np.random.default_rng(0).permutation(200)
-    straight = grade_files(TASK, csv(ids, wrong))
-    shuffled = grade_files(TASK, csv(ids[order], wrong[order]))
-    floats = grade_files(TASK, csv(ids, [f"{v}.0" for v in wrong]))
+    straight = grade_files(TASK, predictions_csv(ids, wrong))
+    shuffled = grade_files(TASK, predictions_csv(ids[order], wrong[order]))
+    floats = grade_files(TASK, predictions_csv(ids, [f"{v}.0" for v in wrong]))
     assert straight.ok and 0.6 < straight.score < 0.9
     assert shuffled.score == floats.score == straight.score
     dev_ids = pd.read_csv(data.private / "dev.csv")["id"]
@@ -164,12 +162,12 @@ def every(ids, value) -> list:
         (lambda ids: {}, GradeStatus.no_artifact, "No submission.csv"),
         (lambda ids: {"submission.csv": ""}, GradeStatus.invalid_artifact, "empty"),
         (
-            lambda ids: csv(ids, every(ids, 1), header="id,class"),
+            lambda ids: predictions_csv(ids, every(ids, 1), header="id,class"),
             GradeStatus.invalid_artifact,
             "the header has no column(s) label",
         ),
         (
-            lambda ids: csv(ids, every(ids, 1), header="Id,label"),
+            lambda ids: predictions_csv(ids, every(ids, 1), header="Id,label"),
             GradeStatus.invalid_artifact,
             "the header has no column(s) id",
         ),
@@ -179,67 +177,67 @@ def every(ids, value) -> list:
             "no row for 200 of the 200 images",
         ),
         (
-            lambda ids: csv(ids[:-3], every(ids[:-3], 1)),
+            lambda ids: predictions_csv(ids[:-3], every(ids[:-3], 1)),
             GradeStatus.invalid_artifact,
             "no row for 3 of the 200 images of data/test_images.npy (e.g. id 197)",
         ),
         (
-            lambda ids: csv([*ids, 5], every(ids, 1) + [1]),
+            lambda ids: predictions_csv([*ids, 5], every(ids, 1) + [1]),
             GradeStatus.invalid_artifact,
             "lists id 5 more than once",
         ),
         (
-            lambda ids: csv([*ids, 200], every(ids, 1) + [1]),
+            lambda ids: predictions_csv([*ids, 200], every(ids, 1) + [1]),
             GradeStatus.invalid_artifact,
             "id 200, which is not one of the images",
         ),
         (
-            lambda ids: csv([-1, *ids[1:]], every(ids, 1)),
+            lambda ids: predictions_csv([-1, *ids[1:]], every(ids, 1)),
             GradeStatus.invalid_artifact,
             "id -1, which is not one of the images",
         ),
         (
-            lambda ids: csv([1e30, *ids[1:]], every(ids, 1)),
+            lambda ids: predictions_csv([1e30, *ids[1:]], every(ids, 1)),
             GradeStatus.invalid_artifact,
             "which is not one of the images",
         ),
         (
-            lambda ids: csv(["img-0", *ids[1:]], every(ids, 1)),
+            lambda ids: predictions_csv(["img-0", *ids[1:]], every(ids, 1)),
             GradeStatus.invalid_artifact,
             "every id must be a whole number; 1 are not (e.g. data row 1: 'img-0')",
         ),
         (
-            lambda ids: csv(ids, [10, *every(ids[1:], 1)]),
+            lambda ids: predictions_csv(ids, [10, *every(ids[1:], 1)]),
             GradeStatus.invalid_artifact,
             "class number from 0 to 9; 1 are not (e.g. id 0: 10)",
         ),
         (
-            lambda ids: csv(ids, [*every(ids[1:], 1), -1]),
+            lambda ids: predictions_csv(ids, [*every(ids[1:], 1), -1]),
             GradeStatus.invalid_artifact,
             "class number from 0 to 9; 1 are not (e.g. id 199: -1)",
         ),
         (
-            lambda ids: csv(ids, [2.5, *every(ids[1:], 1)]),
+            lambda ids: predictions_csv(ids, [2.5, *every(ids[1:], 1)]),
             GradeStatus.invalid_artifact,
             "every label must be a whole number",
         ),
         (
-            lambda ids: csv(ids, ["Trouser", *every(ids[1:], 1)]),
+            lambda ids: predictions_csv(ids, ["Trouser", *every(ids[1:], 1)]),
             GradeStatus.invalid_artifact,
             "every label must be a whole number",
         ),
         (
-            lambda ids: csv(ids, ["", *every(ids[1:], 1)]),
+            lambda ids: predictions_csv(ids, ["", *every(ids[1:], 1)]),
             GradeStatus.invalid_artifact,
             "every label must be a whole number",
         ),
         (
-            lambda ids: csv(ids, ["nan", *every(ids[1:], 1)]),
+            lambda ids: predictions_csv(ids, ["nan", *every(ids[1:], 1)]),
             GradeStatus.invalid_artifact,
             "every label must be a whole number",
         ),
         (
-            lambda ids: csv(ids, every(ids, "True")),
+            lambda ids: predictions_csv(ids, every(ids, "True")),
             GradeStatus.invalid_artifact,
             "every label must be a whole number, not True/False",
         ),

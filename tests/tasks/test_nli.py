@@ -26,7 +26,8 @@ from rgym.tasks.data import prepare_data
 from rgym.tasks.registry import get_task
 from rgym.tasks.secret import Secrets
 from rgym.tasks.verify import verify_task
-from tests.tasks.conftest import requires_bwrap, unmeasured
+from tests.conftest import unmeasured
+from tests.tasks.conftest import requires_bwrap
 
 TASK = "nli"
 SPEC = get_task(TASK)

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from rgym.grading.runner import GradeStatus
-from rgym.tasks.baselines import _measuring
 from rgym.tasks.registry import get_task
 from rgym.tasks.verify import score_solution, verify_task
+from tests.conftest import unmeasured
 from tests.tasks.conftest import requires_bwrap
 
 TASKS = ["rl-breakout", "rl-meta-maze", "rl-mountain-car", "rl-mountain-car-reinforce"]
@@ -348,11 +348,8 @@ def test_bad_policy_folders_get_an_invalid_outcome_saying_why(grade_files, task,
 @pytest.mark.parametrize("task", TASKS)
 def test_the_tiny_baseline_trains_and_grades(task):
     spec = get_task(task)
-    token = _measuring.set(True)  # as when measuring: the episode must not measure it first
-    try:
+    with unmeasured():  # as when measuring: the episode must not measure it first
         result = score_solution(spec, spec.baseline, "tiny")
-    finally:
-        _measuring.reset(token)
     assert result.status == "ok", result.message
     assert np.isfinite(result.score)
 

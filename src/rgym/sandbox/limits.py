@@ -63,6 +63,8 @@ class ResourceJail:
         self.paths: list[Path] = []
         self.in_force: dict[str, object] = {}
         self.mechanism = "none"
+        self.nproc = 0
+        """RLIMIT_NPROC for the rlimit fallback; 0: leave it."""
         # named after this process's scratch owner, so that the next rgym to start removes
         # it if this process dies without closing it (scratch.reap_stale)
         name = f"rgym-{scratch.owner_id()}-{uuid.uuid4().hex[:12]}"
@@ -188,11 +190,8 @@ class ResourceJail:
         in Python, which is unsafe in a process with threads (JAX, PyTorch, a Gymnasium user's
         trainer): a lock held by another thread at fork time hangs the child, and Popen with
         it."""
-        procs = (
-            [str(cg / "cgroup.procs") for cg in self.paths] if self.mechanism != "rlimit" else []
-        )
-        nproc = self.nproc if self.mechanism == "rlimit" and self.limits.pids else 0
-        return ["/bin/sh", "-c", _TRAMPOLINE, "rgym-jail", str(nproc), *procs, "--", *argv]
+        procs = [str(cg / "cgroup.procs") for cg in self.paths]
+        return ["/bin/sh", "-c", _TRAMPOLINE, "rgym-jail", str(self.nproc), *procs, "--", *argv]
 
     def close(self) -> None:
         """Kill whatever is still in the cgroup (background jobs too), then remove it."""
